@@ -1,0 +1,1 @@
+"""Digital urban management cases: the catalogue's time limits, intake, the workflow and its SLA clock."""

@@ -1,0 +1,1 @@
+"""Models of the citizen app (none yet)."""

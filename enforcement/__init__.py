@@ -1,0 +1,1 @@
+"""Urban enforcement: illegal construction, enforcement cases, planning projects and outdoor advertising."""

@@ -1,0 +1,1 @@
+"""The city's geography: districts, streets, communities, the unit grid, surveyed city components, and locate()."""

@@ -1,0 +1,20 @@
+"""Settings for the test suite: the real services, with tasks run eagerly unless a test starts a worker."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "true")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+
+from qingdao_ops.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests only
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+CELERY_TASK_EAGER_PROPAGATES = True
+
+# Each pytest-xdist process gets its own Redis database, so the Celery worker one process
+# starts never answers another's tasks or pings.
+_xdist = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+REDIS_URL = f"{REDIS_URL.rsplit('/', 1)[0]}/{2 + int(_xdist[2:])}"  # noqa: F405
+CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = REDIS_URL  # noqa: F405
+CELERY_BROKER_URL = CELERY_RESULT_BACKEND = REDIS_URL

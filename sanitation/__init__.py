@@ -1,0 +1,1 @@
+"""Sanitation and construction-waste supervision: vehicles and GPS tracks, facilities, sites, disposal sites."""
