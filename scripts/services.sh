@@ -90,7 +90,7 @@ redis_start() {
   local port; port=$(cat "$VAR/redis/port")
   if ! redis-cli -p "$port" ping >/dev/null 2>&1; then
     redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$VAR/redis" \
-      --pidfile "$VAR/redis/redis.pid" --logfile "$LOG/redis.log" --save "" --appendonly no >/dev/null
+      --pidfile "$VAR/redis/redis.pid" --logfile "$LOG/redis.log" --save "" --appendonly no --databases 64 >/dev/null
     wait_for 15 Redis redis-cli -p "$port" ping
   fi
 }

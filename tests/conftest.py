@@ -18,6 +18,24 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--benchmarks", action="store_true", help="run the benchmarks under tests/bench (make bench)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Benchmarks run only with --benchmarks (make bench); make test leaves them out."""
+    run_bench = config.getoption("--benchmarks")
+    keep, drop = [], []
+    for item in items:
+        is_bench = "/tests/bench/" in item.path.as_posix()
+        if is_bench:
+            item.add_marker(pytest.mark.bench)
+        (keep if is_bench == run_bench else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def missing(reason: str) -> None:
     """A missing service or browser: a failure in CI, a skip on a developer's machine."""
     if IN_CI:

@@ -1,0 +1,65 @@
+"""Reads on the city's geography. locate() answers "where is this point" in one query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.gis.geos import Point
+from django.db import connection
+
+# One statement: the grid cell first (it carries its community, street and district); where the
+# point lies outside the grid (the grid covers the built-up core only), the community instead.
+# The && operators let PostgreSQL use the GiST indexes before the exact ST_Covers test.
+_LOCATE_SQL = """
+WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS g)
+SELECT * FROM (
+    SELECT 1 AS rank, c.id, c.code, c.community_id, c.street_id, c.district_id
+    FROM geography_gridcell c, p
+    WHERE c.geom && p.g AND ST_Covers(c.geom, p.g)
+    UNION ALL
+    SELECT 2 AS rank, NULL, NULL, m.id, m.street_id, m.district_id
+    FROM geography_community m, p
+    WHERE m.geom && p.g AND ST_Covers(m.geom, p.g)
+    UNION ALL
+    SELECT 3 AS rank, NULL, NULL, NULL, s.id, s.district_id
+    FROM geography_street s, p
+    WHERE s.geom && p.g AND ST_Covers(s.geom, p.g)
+    UNION ALL
+    SELECT 4 AS rank, NULL, NULL, NULL, NULL, d.id
+    FROM geography_district d, p
+    WHERE d.geom && p.g AND ST_Covers(d.geom, p.g)
+) found
+ORDER BY rank, id
+LIMIT 1
+"""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a point lies; ids are None where the point is outside that layer."""
+
+    grid_cell_id: int | None
+    grid_cell_code: str | None
+    community_id: int | None
+    street_id: int | None
+    district_id: int | None
+
+    @property
+    def in_city(self) -> bool:
+        return self.district_id is not None
+
+
+NOWHERE = Location(None, None, None, None, None)
+
+
+def locate(point: Point) -> Location:
+    """Grid cell, community, street and district of a WGS 84 point, in one query."""
+    if point.srid not in (None, 4326):
+        point = point.transform(4326, clone=True)
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCATE_SQL, [point.x, point.y])
+        row = cursor.fetchone()
+    if row is None:
+        return NOWHERE
+    _rank, cell_id, cell_code, community_id, street_id, district_id = row
+    return Location(cell_id, cell_code, community_id, street_id, district_id)
