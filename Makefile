@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the platform needs at run time and for its tests.
 APT_RUN := postgresql-15 postgresql-15-postgis-3 gdal-bin libgdal32 redis-server mosquitto gettext python3-venv
-APT_TEST := chromium fonts-noto-cjk
+APT_TEST := chromium fonts-noto-cjk docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Private services under ./var unless DATABASE_URL / REDIS_URL are given; see scripts/services.sh.
 LOAD_ENV := set -a; [ -f var/services.env ] && . var/services.env; set +a;

@@ -16,7 +16,9 @@ from django.utils.translation import gettext_lazy as _
 from qingdao_ops.env import env_bool, env_int, env_list, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-load_env_file(BASE_DIR / "var" / "services.env")
+if not env_bool("QDOPS_NO_ENV_FILE", False):
+    # The private services' URLs, written by scripts/services.sh; real environment variables win.
+    load_env_file(BASE_DIR / "var" / "services.env")
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-development-key-only-for-debug" if DEBUG else None)
