@@ -10,7 +10,8 @@ APT_RUN := postgresql-15 postgresql-15-postgis-3 gdal-bin libgdal32 redis-server
 APT_TEST := chromium fonts-noto-cjk docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Private services under ./var unless DATABASE_URL / REDIS_URL are given; see scripts/services.sh.
-LOAD_ENV := set -a; [ -f var/services.env ] && . var/services.env; set +a;
+# The Makefile is the development and test entry point, so DEBUG defaults to on here (production runs in compose).
+LOAD_ENV := set -a; [ -f var/services.env ] && . var/services.env; DJANGO_DEBUG=$${DJANGO_DEBUG:-true}; set +a;
 
 .PHONY: help deps deps-system deps-test-system services stop migrate seed run test bench lint messages
 
@@ -39,7 +40,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@
 
 messages: $(VENV)/.installed
-	@$(BIN)/python manage.py compilemessages -v 0 --ignore=.venv --ignore=var --ignore=node_modules
+	@# Without settings, django-admin compiles every locale/ folder below here (needs no database).
+	@env -u DJANGO_SETTINGS_MODULE $(BIN)/django-admin compilemessages -v 0 --ignore=.venv --ignore=var --ignore=node_modules
 
 deps: deps-system $(VENV)/.installed messages
 
@@ -58,7 +60,7 @@ seed: migrate
 run: seed
 	@$(LOAD_ENV) $(BIN)/python manage.py demo_logins
 	@echo "serving on http://127.0.0.1:8000 (Ctrl-C stops web, worker and beat; 'make stop' stops the private services)"
-	@$(LOAD_ENV) DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/honcho start -f Procfile
+	@$(LOAD_ENV) $(BIN)/honcho start -f Procfile
 
 test: deps deps-test-system services
 	@$(LOAD_ENV) $(BIN)/python manage.py makemigrations --check --dry-run -v 0 || { echo "models changed without a migration"; exit 1; }
