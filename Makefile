@@ -41,7 +41,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 messages: $(VENV)/.installed
 	@# Without settings, django-admin compiles every locale/ folder below here (needs no database).
-	@env -u DJANGO_SETTINGS_MODULE $(BIN)/django-admin compilemessages -v 0 --ignore=.venv --ignore=var --ignore=node_modules
+	@if ls locale/*/LC_MESSAGES/*.po >/dev/null 2>&1; then \
+	  env -u DJANGO_SETTINGS_MODULE $(BIN)/django-admin compilemessages -v 0 --ignore=.venv --ignore=var --ignore=node_modules; fi
 
 deps: deps-system $(VENV)/.installed messages
 
