@@ -1,0 +1,89 @@
+"""The component data file holds the reference city's full classification: 6 major and 115 minor classes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from catalogue.models import ClassKind
+from catalogue.standard import CatalogueDataError, catalogue_data_read, standard_kinds
+
+
+@pytest.fixture(scope="module")
+def components():
+    return catalogue_data_read(kind=ClassKind.COMPONENT)
+
+
+def test_it_has_the_six_standard_major_component_classes(components):
+    assert [(major.code, major.name) for major in components] == [
+        ("01", "公用设施"),
+        ("02", "道路交通"),
+        ("03", "市容环境"),
+        ("04", "园林绿化"),
+        ("05", "房屋土地"),
+        ("06", "其他设施"),
+    ]
+
+
+def test_it_has_115_minor_component_classes_with_unique_two_digit_codes(components):
+    full_codes = [minor.full_code(major.code) for major in components for minor in major.minors]
+
+    assert len(full_codes) == 115
+    assert len(set(full_codes)) == 115
+    assert all(re.fullmatch(r"(0[1-9]|[1-9]\d){2}", code) for code in full_codes)
+    for major in components:
+        codes = [minor.code for minor in major.minors]
+        assert len(codes) == len(set(codes)), major.code
+
+
+def test_every_class_has_a_chinese_name_and_an_english_name(components):
+    for major in components:
+        for name, name_en in [(major.name, major.name_en)] + [(m.name, m.name_en) for m in major.minors]:
+            assert re.search(r"[\u4e00-\u9fff]", name), name
+            assert name_en and name_en.isascii(), name
+
+
+def test_it_keeps_the_standard_names_at_their_standard_codes(components):
+    by_code = {minor.full_code(major.code): minor.name for major in components for minor in major.minors}
+
+    assert by_code["0101"] == "上水井盖"
+    assert by_code["0102"] == "污水井盖"
+    assert by_code["0103"] == "雨水井盖"
+    assert by_code["0104"] == "雨水箅子"
+    assert by_code["0107"] == "通讯井盖"
+    assert by_code["0201"] == "停车场"
+    assert by_code["0203"] == "公交站亭"
+    assert by_code["0301"] == "公共厕所"
+    assert by_code["0401"] == "古树名木"
+    assert by_code["0501"] == "宣传栏"
+    assert by_code["0601"] == "重大危险源"
+
+
+def test_only_the_component_kind_has_a_data_file_for_now():
+    assert standard_kinds() == [ClassKind.COMPONENT]
+    with pytest.raises(CatalogueDataError, match="no data file for kind 'event'"):
+        catalogue_data_read(kind=ClassKind.EVENT)
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("0101,重复的井盖,Duplicate,standard", "0101 appears twice"),
+        ("0799,孤儿小类,Orphan,local", "without\\) its major class 07"),
+        ("0150,,No Chinese name,local", "Chinese name is empty"),
+        ("01501,五位编码,Five digits,local", "2 digits \\(major\\) or 4 digits"),
+        ("0100,零号小类,Zero minor,local", "2 digits \\(major\\) or 4 digits"),
+        ("0150,来源不明,Unknown origin,somewhere", "origin must be one of"),
+    ],
+)
+def test_it_rejects_a_malformed_line_and_names_it(data_copy: Path, bad_line: str, message: str):
+    path = data_copy / "components.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([*lines, bad_line]) + "\n", encoding="utf-8")
+
+    with pytest.raises(CatalogueDataError, match=message) as excinfo:
+        catalogue_data_read(kind=ClassKind.COMPONENT, data_dir=data_copy)
+
+    assert f"components.csv:{len(lines) + 1}" in str(excinfo.value)
