@@ -44,7 +44,13 @@ messages: $(VENV)/.installed
 	@if ls locale/*/LC_MESSAGES/*.po >/dev/null 2>&1; then \
 	  env -u DJANGO_SETTINGS_MODULE $(BIN)/django-admin compilemessages -v 0 --ignore=.venv --ignore=var --ignore=node_modules; fi
 
-deps: deps-system $(VENV)/.installed messages
+# Front-end packages come from the npm registry with a lock file, when the project has any.
+node_modules/.installed: $(wildcard package-lock.json)
+	@if [ -f package-lock.json ]; then \
+	  command -v npm >/dev/null || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nodejs npm; }; \
+	  npm ci --no-audit --no-fund && touch $@; fi
+
+deps: deps-system $(VENV)/.installed $(if $(wildcard package-lock.json),node_modules/.installed) messages
 
 services: deps-system
 	@scripts/services.sh start
