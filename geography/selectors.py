@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from django.contrib.gis.geos import Point
 from django.db import connection
 
+from geography.models import Community, District, Street
+
 # One statement: the grid cell first (it carries its community, street and district); where the
 # point lies outside the grid (the grid covers the built-up core only), the community instead.
 # The && operators let PostgreSQL use the GiST indexes before the exact ST_Covers test.
@@ -63,3 +65,32 @@ def locate(point: Point) -> Location:
         return NOWHERE
     _rank, cell_id, cell_code, community_id, street_id, district_id = row
     return Location(cell_id, cell_code, community_id, street_id, district_id)
+
+
+def describe(location: Location) -> dict[str, dict[str, object] | None]:
+    """Codes and names of a located point's divisions, in one query (the most specific layer's row)."""
+    empty: dict[str, dict[str, object] | None] = {"community": None, "street": None, "district": None}
+    if location.community_id is not None:
+        row = (
+            Community.objects.filter(pk=location.community_id)
+            .values("code", "name", "street__code", "street__name", "district__code", "district__name")
+            .first()
+        )
+        ids = {"community": location.community_id, "street": location.street_id, "district": location.district_id}
+    elif location.street_id is not None:
+        streets = Street.objects.filter(pk=location.street_id)
+        row = streets.values("code", "name", "district__code", "district__name").first()
+        ids = {"street": location.street_id, "district": location.district_id}
+    elif location.district_id is not None:
+        row = District.objects.filter(pk=location.district_id).values("code", "name").first()
+        ids = {"district": location.district_id}
+    else:
+        return empty
+    if row is None:
+        return empty
+    described = dict(empty)
+    top = next(iter(ids))  # the most specific layer is the row itself; the others are joined
+    for layer, pk in ids.items():
+        prefix = "" if layer == top else f"{layer}__"
+        described[layer] = {"id": pk, "code": row[f"{prefix}code"], "name": row[f"{prefix}name"]}
+    return described

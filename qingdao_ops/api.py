@@ -1,7 +1,27 @@
-"""The /api/v1/ router: each app registers its viewsets here."""
+"""The /api/v1/ router: each app's viewsets are registered here, plus the few plain views.
 
+Every endpoint needs an authenticated account (session for browsers, `Authorization: Token ...`
+for devices and integrations); anonymous requests get 401. The schema and the docs at /api/schema/
+and /api/docs/ are public: they describe the API, not its data.
+"""
+
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-router = DefaultRouter()
+from geography import api as geography_api
+from organisations import api as organisations_api
 
-api_urlpatterns = router.urls
+router = DefaultRouter()
+router.register("units", organisations_api.UnitViewSet, basename="unit")
+router.register("people", organisations_api.PersonViewSet, basename="person")
+router.register("districts", geography_api.DistrictViewSet, basename="district")
+router.register("streets", geography_api.StreetViewSet, basename="street")
+router.register("communities", geography_api.CommunityViewSet, basename="community")
+router.register("grid-cells", geography_api.GridCellViewSet, basename="grid-cell")
+router.register("components", geography_api.ComponentViewSet, basename="component")
+
+api_urlpatterns = [
+    path("me/", organisations_api.MeView.as_view(), name="me"),
+    path("locate/", geography_api.LocateView.as_view(), name="locate"),
+    *router.urls,
+]
