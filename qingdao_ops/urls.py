@@ -4,14 +4,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from qingdao_ops import views
 from qingdao_ops.api import api_urlpatterns
 
-admin.site.site_header = "青岛市城市运行管理服务平台"
-admin.site.site_title = "运管服平台"
-admin.site.index_title = "系统管理"
+admin.site.site_header = _("Qingdao City Operations Management Service Platform")
+admin.site.site_title = _("City operations platform")
+admin.site.index_title = _("System administration")
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -20,7 +21,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
 ]
