@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import MajorClass, MinorClass
+from organisations.admin import CityAdministratorPermissions
 
 _FROM_DATA_FILE = ("code", "name", "name_en")
 
@@ -38,7 +39,7 @@ class MinorClassInline(admin.TabularInline):
 
 
 @admin.register(MajorClass)
-class MajorClassAdmin(admin.ModelAdmin):
+class MajorClassAdmin(CityAdministratorPermissions, admin.ModelAdmin):
     list_display = ("code", "name", "name_en", "kind", "minor_count")
     list_display_links = ("code", "name")
     list_filter = ("kind",)
@@ -63,7 +64,7 @@ class MajorClassAdmin(admin.ModelAdmin):
 
 
 @admin.register(MinorClass)
-class MinorClassAdmin(admin.ModelAdmin):
+class MinorClassAdmin(CityAdministratorPermissions, admin.ModelAdmin):
     list_display = ("full_code_display", "name", "name_en", "major_link", "kind", "is_active")
     list_display_links = ("full_code_display", "name")
     list_editable = ("is_active",)

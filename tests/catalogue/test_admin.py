@@ -122,3 +122,24 @@ def test_a_staff_user_without_catalogue_permissions_is_refused(client, standard_
     response = client.get(MINOR_CHANGELIST)
 
     assert response.status_code == 403
+
+
+def test_a_city_administrator_by_role_can_browse_and_switch_classes_but_not_add_them(client, standard_catalogue):
+    from organisations.models import Role, UnitType
+    from organisations.services import membership_grant, unit_create, user_create
+
+    centre = unit_create(name="市指挥中心", code="QD", unit_type=UnitType.CITY_CENTRE)
+    admin_user = user_create(username="city-admin", password="x-secret-9")
+    membership_grant(user=admin_user, role=Role.ADMINISTRATOR, unit=centre)
+    client.force_login(admin_user)
+    manhole = MinorClass.objects.get(major__kind=ClassKind.COMPONENT, major__code="01", code="01")
+
+    listing = client.get(MINOR_CHANGELIST, {"q": "0101"})
+    add = client.post(
+        reverse("admin:catalogue_minorclass_add"), {"major": manhole.major_id, "code": "98", "name": "新增"}
+    )
+
+    assert listing.status_code == 200
+    assert "上水井盖" in listing.content.decode()
+    assert add.status_code == 403
+    assert MinorClass.objects.count() == 115
