@@ -41,8 +41,8 @@ def unit_create(
         "phone": phone,
     }
     if parent is None:
-        return OrgUnit.add_root(**fields)
-    return parent.add_child(**fields)
+        return OrgUnit.objects.add_root(create_kwargs=fields)
+    return OrgUnit.objects.add_child(parent, create_kwargs=fields)
 
 
 @transaction.atomic
