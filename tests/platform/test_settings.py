@@ -127,3 +127,14 @@ def test_missing_service_urls_say_how_to_get_them(name, tmp_path):
 
     assert result.returncode != 0
     assert f"{name} is not set" in result.stderr
+
+
+def test_the_openapi_schema_generates_without_warnings_and_describes_the_api(tmp_path):
+    out = tmp_path / "schema.yml"
+    result = manage("spectacular", "--validate", "--fail-on-warn", "--file", str(out), DJANGO_DEBUG="true")
+
+    assert result.returncode == 0, result.stderr
+    schema = out.read_text()
+    assert schema.startswith("openapi: 3")
+    for path in ("/api/v1/components/", "/api/v1/locate/", "/api/v1/units/", "/api/v1/me/"):
+        assert f"  {path}:" in schema
