@@ -223,7 +223,8 @@ def streets_and_communities_build() -> StageResult:
             INSERT INTO geography_street (code, name, district_id, geom)
             SELECT s.district_code || lpad(s.serial::text, 3, '0'), n.name, s.district_id,
                    ST_Multi(ST_CollectionExtract(ST_Intersection(
-                       d.geom, ST_Transform(ST_Union(c.square), 4326)
+                       -- Ordered input: the union's vertex order (and so its bytes) must not depend on the plan.
+                       d.geom, ST_Transform(ST_Union(c.square ORDER BY c.j DESC, c.i), 4326)
                    ), 3))
             FROM demo_street s
             JOIN geography_district d ON d.id = s.district_id
