@@ -144,6 +144,24 @@ def _located_q(
     return reduce(operator.or_, parts) if parts else Q(pk__in=[])
 
 
+def scope_division_names(user: Any, *, limit: int = 5) -> list[str]:
+    """Names of the districts, streets and communities a user's scope covers, most general first.
+
+    For a heading like "海山路街道" rather than "1 district" (which the containing-district outline
+    on the map would otherwise suggest). Empty for city-wide scopes and scopes by ownership only.
+    """
+    scope = scope_for(user)
+    if scope.city_wide:
+        return []
+    names: list[str] = []
+    for model, ids in ((District, scope.district_ids), (Street, scope.street_ids), (Community, scope.community_ids)):
+        if ids and len(names) < limit:
+            names += (
+                model.objects.filter(id__in=ids).order_by("code").values_list("name", flat=True)[: limit - len(names)]
+            )
+    return names
+
+
 # --- organisation
 
 

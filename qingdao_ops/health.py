@@ -30,7 +30,8 @@ def check_redis() -> str:
 
 
 def check_celery() -> str:
-    replies = celery_app.control.ping(timeout=CELERY_PING_TIMEOUT)
+    # limit=1: answer as soon as one worker replies instead of waiting out the timeout.
+    replies = celery_app.control.ping(timeout=CELERY_PING_TIMEOUT, limit=1)
     if not replies:
         raise RuntimeError("no Celery worker answered a ping")
     return f"{len(replies)} worker(s)"

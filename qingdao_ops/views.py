@@ -20,6 +20,7 @@ from organisations.selectors import (
     communities_visible_to,
     districts_visible_to,
     grid_cells_visible_to,
+    scope_division_names,
     scope_for,
     streets_visible_to,
 )
@@ -48,6 +49,7 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {
         "memberships": memberships,
         "city_wide": scope_for(user).city_wide,
+        "scope_names": scope_division_names(user),
         "districts": districts,
         "totals": {key: sum(d[key] for d in districts) for key in ("n_streets", "n_communities", "n_cells")},
         "district_features": {

@@ -174,7 +174,7 @@ def test_the_home_page_takes_a_fixed_number_of_queries_however_many_districts(ci
     assert len(_map_features(response)) == 12
 
 
-def test_the_scope_of_someone_in_two_district_centres_counts_their_districts_in_chinese(city):
+def test_the_scope_of_someone_in_two_district_centres_names_both_districts(city):
     shibei_centre = unit_create(
         name="市北区指挥中心",
         code="C-203",
@@ -187,5 +187,22 @@ def test_the_scope_of_someone_in_two_district_centres_counts_their_districts_in_
 
     response = _signed_in(user).get(reverse("home"))
 
-    assert "2 个区" in response.content.decode()
+    assert "市南区、市北区" in response.content.decode()
     assert sorted(f["properties"]["code"] for f in _map_features(response)) == ["370202", "370203"]
+
+
+def test_a_street_inspector_sees_their_street_named_as_their_scope_not_the_whole_district(city):
+    street = Street.objects.get(code="370202001")
+    workstation = unit_create(
+        name="香港中路街道工作站",
+        code="C-202-001",
+        unit_type=UnitType.STREET_WORKSTATION,
+        parent=city["shinan_centre"],
+        street=street,
+    )
+    inspector = _person("walker", role=Role.INSPECTOR, unit=workstation)
+
+    page = _signed_in(inspector).get(reverse("home")).content.decode()
+
+    scope_row = page[page.index("<dd>", page.index("<dt")) :]
+    assert scope_row.startswith("<dd>香港中路街道</dd>")
