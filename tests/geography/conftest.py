@@ -9,9 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from geography.models import GridCell
 from tests.geography.factories import Feature, GridCellFactory, MinorClassFactory
+
+
+@pytest.fixture(autouse=True)
+def english_messages() -> Any:
+    """Commands speak the site's language (Chinese by default); these tests read their English."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

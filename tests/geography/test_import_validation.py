@@ -206,3 +206,14 @@ def test_an_srs_option_contradicting_the_file_is_refused(write_geojson, ogr2ogr)
 
     assert "the file declares EPSG:3857 (WGS 84 / Pseudo-Mercator) but --srs says EPSG:4490" in message
     assert not District.objects.exists()
+
+
+def test_an_operator_reads_the_rejection_in_chinese_by_default(tmp_path):
+    from django.core.management import CommandError, call_command
+    from django.utils import translation
+
+    missing_file = tmp_path / "不存在.geojson"
+    with translation.override("zh-hans"), pytest.raises(CommandError) as error:
+        call_command("import_geo", "--layer", "district", str(missing_file))
+
+    assert str(error.value) == f"{missing_file} 不存在"
