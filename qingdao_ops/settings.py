@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "catalogue",
     "organisations",
     "geography",
+    "workcalendar",
+    "photos",
     # One app per domain.
     "cases",
     "lifelines",
