@@ -1,17 +1,19 @@
-"""Writes on the catalogue: loading the standard classification from its data files."""
+"""Writes on the catalogue: loading the standard classification and its case rules from the data files."""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.db import connection, transaction
 from django.db.models import ProtectedError, RestrictedError
+from django.utils import timezone
 
-from catalogue.models import MajorClass, MinorClass
-from catalogue.standard import MajorRow, catalogue_data_read, standard_kinds
+from catalogue.models import MajorClass, MinorClass, TimeLimit
+from catalogue.standard import ClassRules, MajorRow, catalogue_data_read, catalogue_rules_read, standard_kinds
 
 # Two loads at once (make run while a test seeds, two workers) would race on the unique constraints;
 # a transaction-scoped advisory lock makes the second wait and then find nothing to do.
@@ -42,28 +44,43 @@ class LoadResult:
 def catalogue_load_standard(*, kinds: Iterable[str] | None = None, data_dir: Path | None = None) -> LoadResult:
     """Bring the catalogue in line with the data files of `kinds` (default: every kind that has one).
 
-    Upserts by (kind, code): the files own each class's code and names; `is_active` and any other
-    field belong to the administrators and are left alone. A class that has left the data is deleted
-    if nothing uses it, otherwise kept and deactivated, so no case or component loses its class.
-    Idempotent: a second run reports nothing created, updated, deleted or deactivated.
+    Upserts by (kind, code): the files own each class's code and names, and are applied on every run.
+    The case rules (criteria, department kind, self-handling, duplicate radius, time limits) are only
+    seeded: a minor class gets them from rules/<kind>.csv when it is created, or on the first load after
+    it existed without them (`rules_seeded_at` is empty), and a time limit only when its (urgency, stage)
+    pair is missing. From then on they belong to the administrators, like `is_active`: a later load,
+    which `make run` repeats, never overwrites an edit made in the admin. To take a changed rules file
+    for one class, an administrator edits the class (or clears its `rules_seeded_at` in the shell).
+
+    A class that has left the data is deleted if nothing uses it, otherwise kept and deactivated, so no
+    case or component loses its class. Idempotent: a second run reports nothing created, updated,
+    deleted or deactivated.
     """
     kinds = standard_kinds() if kinds is None else list(dict.fromkeys(kinds))
     # Read every file before the first write, so a bad file changes nothing.
-    data = {kind: catalogue_data_read(kind=kind, data_dir=data_dir) for kind in kinds}
+    data = {
+        kind: (catalogue_data_read(kind=kind, data_dir=data_dir), catalogue_rules_read(kind=kind, data_dir=data_dir))
+        for kind in kinds
+    }
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOAD_LOCK_KEY])
     result = LoadResult()
-    for kind, rows in data.items():
-        result += _load_kind(kind=kind, rows=rows)
+    for kind, (rows, rules) in data.items():
+        result += _load_kind(kind=kind, rows=rows, rules=rules)
     return result
 
 
-def _load_kind(*, kind: str, rows: list[MajorRow]) -> LoadResult:
+def _load_kind(*, kind: str, rows: list[MajorRow], rules: dict[str, ClassRules]) -> LoadResult:
     result = LoadResult()
     majors = {major.code: major for major in MajorClass.objects.filter(kind=kind)}
     minors_by_major: dict[int, dict[str, MinorClass]] = {}
     for minor in MinorClass.objects.filter(major__kind=kind):
         minors_by_major.setdefault(minor.major_id, {})[minor.code] = minor
+    limits_present: set[tuple[int, str, str]] = set(
+        TimeLimit.objects.filter(minor_class__major__kind=kind).values_list("minor_class_id", "urgency", "stage")
+    )
+    limits_missing: list[TimeLimit] = []
+    now = timezone.now()
 
     for row in rows:
         major = majors.pop(row.code, None)
@@ -74,14 +91,24 @@ def _load_kind(*, kind: str, rows: list[MajorRow]) -> LoadResult:
             result += _sync_names(major, name=row.name, name_en=row.name_en)
         existing = minors_by_major.pop(major.pk, {})
         for minor_row in row.minors:
+            class_rules = rules[minor_row.full_code(row.code)]
             minor = existing.pop(minor_row.code, None)
             if minor is None:
-                MinorClass.objects.create(
-                    major=major, code=minor_row.code, name=minor_row.name, name_en=minor_row.name_en
+                minor = MinorClass.objects.create(
+                    major=major,
+                    code=minor_row.code,
+                    name=minor_row.name,
+                    name_en=minor_row.name_en,
+                    rules_seeded_at=now,
+                    **_rule_fields(class_rules),
                 )
                 result.created += 1
+                limits_missing += _missing_limits(minor, rules=class_rules, present=limits_present)
             else:
-                result += _sync_names(minor, name=minor_row.name, name_en=minor_row.name_en)
+                changed = _sync_minor(minor, name=minor_row.name, name_en=minor_row.name_en, rules=class_rules, now=now)
+                missing = _missing_limits(minor, rules=class_rules, present=limits_present)
+                limits_missing += missing
+                result += LoadResult(updated=1) if changed or missing else LoadResult(unchanged=1)
         for minor in existing.values():
             result += _retire_minor(minor)
 
@@ -93,10 +120,44 @@ def _load_kind(*, kind: str, rows: list[MajorRow]) -> LoadResult:
             result.deleted += 1
         else:
             result.unchanged += 1  # MajorClass has no active flag; its minors carry the deactivation
+    TimeLimit.objects.bulk_create(limits_missing)
     return result
 
 
-def _sync_names(obj: MajorClass | MinorClass, *, name: str, name_en: str) -> LoadResult:
+def _rule_fields(rules: ClassRules) -> dict[str, object]:
+    return {
+        "registration_criteria": rules.registration_criteria,
+        "closure_criteria": rules.closure_criteria,
+        "default_responsible_kind": rules.default_responsible_kind,
+        "self_handle_allowed": rules.self_handle_allowed,
+        "duplicate_radius_m": rules.duplicate_radius_m,
+    }
+
+
+def _missing_limits(minor: MinorClass, *, rules: ClassRules, present: set[tuple[int, str, str]]) -> list[TimeLimit]:
+    """Limits for the (urgency, stage) pairs the class lacks; an existing limit belongs to the administrators."""
+    return [
+        TimeLimit(minor_class=minor, urgency=urgency, stage=stage, amount=limit.amount, unit=limit.unit)
+        for (urgency, stage), limit in rules.time_limits.items()
+        if (minor.pk, urgency, stage) not in present
+    ]
+
+
+def _sync_minor(minor: MinorClass, *, name: str, name_en: str, rules: ClassRules, now: datetime) -> bool:
+    """Names always follow the data; the rules only once, for a class that never had them. True if it changed."""
+    changed = [field for field, value in (("name", name), ("name_en", name_en)) if getattr(minor, field) != value]
+    minor.name, minor.name_en = name, name_en
+    if minor.rules_seeded_at is None:
+        for field, value in _rule_fields(rules).items():
+            setattr(minor, field, value)
+        minor.rules_seeded_at = now
+        changed += [*_rule_fields(rules), "rules_seeded_at"]
+    if changed:
+        minor.save(update_fields=changed)
+    return bool(changed)
+
+
+def _sync_names(obj: MajorClass, *, name: str, name_en: str) -> LoadResult:
     changed = [field for field, value in (("name", name), ("name_en", name_en)) if getattr(obj, field) != value]
     if not changed:
         return LoadResult(unchanged=1)

@@ -169,6 +169,11 @@ if DEBUG:
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 
+# --- Photos (photos/services.py): uploads over these limits are refused. 20 MB and 50 MP let a
+# full-resolution 48 MP phone photo through.
+PHOTO_MAX_BYTES = env_int("DJANGO_PHOTO_MAX_BYTES", 20 * 1024 * 1024)
+PHOTO_MAX_PIXELS = env_int("DJANGO_PHOTO_MAX_PIXELS", 50_000_000)
+
 # --- API
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an anonymous or bad-token request a 401, not a 403.

@@ -36,6 +36,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+@pytest.fixture(autouse=True)
+def _fresh_working_calendar() -> None:
+    """The working calendar is cached per process; each test's database may hold other days."""
+    from workcalendar.timeline import calendar_cache_clear
+
+    calendar_cache_clear()
+
+
 def missing(reason: str) -> None:
     """A missing service or browser: a failure in CI, a skip on a developer's machine."""
     if IN_CI:

@@ -1,4 +1,4 @@
-"""Fixtures for the catalogue tests: the standard loaded, an editable copy of the data files, an admin."""
+"""Fixtures for the catalogue tests: the standard loaded, editable copies of the data files, an admin."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from catalogue.services import LoadResult, catalogue_load_standard
-from catalogue.standard import DATA_DIR
+from catalogue.standard import DATA_DIR, RULES_DIR
 from organisations.models import User
 from organisations.services import user_create
 
@@ -30,10 +30,32 @@ def data_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def edit_components(data_copy: Path) -> Callable[[Callable[[list[str]], list[str]]], Path]:
-    """Apply `change` to the lines of the copied components.csv; returns the data directory."""
+    """Apply `change` to the lines of the copied components.csv; returns the data directory.
+
+    The rules rows of classes that left the file go too, as a maintainer removing a class would do
+    (the rules reader refuses rules for a class it does not know).
+    """
 
     def edit(change: Callable[[list[str]], list[str]]) -> Path:
         path = data_copy / "components.csv"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        changed = change(lines)
+        path.write_text("\n".join(changed) + "\n", encoding="utf-8")
+        codes = {line.split(",", 1)[0] for line in changed}
+        rules = data_copy / RULES_DIR / "components.csv"
+        kept = [line for line in rules.read_text(encoding="utf-8").splitlines() if line.split(",", 1)[0] in codes]
+        rules.write_text("\n".join(kept) + "\n", encoding="utf-8")
+        return data_copy
+
+    return edit
+
+
+@pytest.fixture
+def edit_rules(data_copy: Path) -> Callable[[str, Callable[[list[str]], list[str]]], Path]:
+    """Apply `change` to the lines of the copied rules/<file_name>; returns the data directory."""
+
+    def edit(file_name: str, change: Callable[[list[str]], list[str]]) -> Path:
+        path = data_copy / RULES_DIR / file_name
         lines = path.read_text(encoding="utf-8").splitlines()
         path.write_text("\n".join(change(lines)) + "\n", encoding="utf-8")
         return data_copy

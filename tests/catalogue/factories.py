@@ -1,12 +1,13 @@
-"""Factories for catalogue tests, plus the smallest district and component that can hold a class in use."""
+"""Factories for catalogue tests (classes, time limits), and the smallest district and component using a class."""
 
 from __future__ import annotations
 
 import factory
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 
-from catalogue.models import ClassKind, MajorClass, MinorClass
+from catalogue.models import ClassKind, MajorClass, MinorClass, Stage, TimeLimit, Urgency
 from geography.models import Component, District
+from workcalendar.units import TimeUnit
 
 
 class MajorClassFactory(factory.django.DjangoModelFactory):
@@ -51,3 +52,19 @@ class ComponentFactory(factory.django.DjangoModelFactory):
 
     class Params:
         serial = factory.Sequence(lambda n: n + 1)
+
+
+class TimeLimitFactory(factory.django.DjangoModelFactory):
+    """One limit of a class; emergencies default to calendar hours, as the database requires."""
+
+    class Meta:
+        model = TimeLimit
+        django_get_or_create = ("minor_class", "urgency", "stage")
+
+    minor_class = factory.SubFactory(MinorClassFactory)
+    urgency = Urgency.NORMAL
+    stage = Stage.HANDLE
+    amount = 2
+    unit = factory.LazyAttribute(
+        lambda o: TimeUnit.CALENDAR_HOURS if o.urgency == Urgency.EMERGENCY else TimeUnit.WORKING_HOURS
+    )

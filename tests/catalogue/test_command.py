@@ -18,9 +18,9 @@ def test_it_loads_the_catalogue_and_prints_the_counts():
     call_command("load_catalogue", stdout=out)
 
     assert out.getvalue().strip() == (
-        "catalogue (component): created 121, updated 0, unchanged 0, deleted 0, deactivated 0"
+        "catalogue (component, event, service): created 265, updated 0, unchanged 0, deleted 0, deactivated 0"
     )
-    assert MinorClass.objects.count() == 115
+    assert MinorClass.objects.count() == 249
 
 
 def test_a_second_run_reports_nothing_created_or_updated():
@@ -29,8 +29,8 @@ def test_a_second_run_reports_nothing_created_or_updated():
 
     call_command("load_catalogue", "--kind", "component", stdout=out)
 
-    assert "created 0, updated 0, unchanged 121" in out.getvalue()
-    assert MinorClass.objects.count() == 115
+    assert "catalogue (component): created 0, updated 0, unchanged 121," in out.getvalue()
+    assert MinorClass.objects.count() == 249
 
 
 def test_it_is_silent_at_verbosity_0():
@@ -39,4 +39,4 @@ def test_it_is_silent_at_verbosity_0():
     call_command("load_catalogue", verbosity=0, stdout=out, stderr=err)
 
     assert out.getvalue() == "" and err.getvalue() == ""
-    assert MinorClass.objects.count() == 115
+    assert MinorClass.objects.count() == 249

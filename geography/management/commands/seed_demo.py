@@ -16,13 +16,27 @@ from organisations.models import OrgUnit
 
 
 def catalogue_load() -> demo.StageResult:
-    """The standard component classes, through the catalogue's own loader (idempotent itself)."""
-    before = MinorClass.objects.filter(major__kind=ClassKind.COMPONENT).count()
+    """The standard catalogue (components, events, services), through its own loader (idempotent itself)."""
+    before = MinorClass.objects.count()
     call_command("load_catalogue", verbosity=0)
-    after = MinorClass.objects.filter(major__kind=ClassKind.COMPONENT).count()
+    after = MinorClass.objects.count()
+    components = MinorClass.objects.filter(major__kind=ClassKind.COMPONENT).count()
+    detail = f"{after} classes, {components} of them component classes"
     if before and after == before:
-        return demo.StageResult("catalogue", skipped=True, detail=f"{after} component classes already there")
-    return demo.StageResult("catalogue", created=after - before, detail=f"{after} component classes")
+        return demo.StageResult("catalogue", skipped=True, detail=f"{detail} already there")
+    return demo.StageResult("catalogue", created=after - before, detail=detail)
+
+
+def calendar_load() -> demo.StageResult:
+    """This year's and next year's working calendar, through the calendar's own loader (idempotent)."""
+    from workcalendar.models import CalendarDay
+
+    before = CalendarDay.objects.count()
+    call_command("load_calendar", verbosity=0)
+    after = CalendarDay.objects.count()
+    if before and after == before:
+        return demo.StageResult("working calendar", skipped=True, detail=f"{after} days already there")
+    return demo.StageResult("working calendar", created=after - before, detail=f"{after} days")
 
 
 def org_tree_build() -> demo.StageResult:
@@ -78,6 +92,7 @@ class Command(BaseCommand):
             demo.streets_and_communities_build,
             lambda: demo.grid_cells_build(core_scale=core_scale),
             catalogue_load,
+            calendar_load,
             org_tree_build,
             logins_create,
             lambda: demo.components_build(target=target, progress=verbose and target > 500_000),

@@ -1,0 +1,98 @@
+"""Admin for administrators: cases to look at (every change goes through the workflow services, never here),
+their events, photos and supervisions read-only, and the routing table to edit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Supervision
+from organisations.admin import CityAdministratorPermissions
+
+
+class ReadOnlyMixin:
+    """View only: a case changes through its workflow, and its log is append-only."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CaseEventInline(ReadOnlyMixin, CityAdministratorPermissions, admin.TabularInline):
+    model = CaseEvent
+    fields = ("seq", "created_at", "action", "from_status", "to_status", "actor", "actor_role", "unit", "reason")
+    readonly_fields = fields
+    ordering = ("seq",)
+    extra = 0
+
+
+class CasePhotoInline(ReadOnlyMixin, CityAdministratorPermissions, admin.TabularInline):
+    model = CasePhoto
+    fk_name = "case"
+    fields = ("phase", "file", "taken_at", "sha256", "copied_from")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Case)
+class CaseAdmin(ReadOnlyMixin, CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = (
+        "number",
+        "status",
+        "source",
+        "minor_class",
+        "urgency",
+        "district",
+        "lead_unit",
+        "is_overdue",
+        "is_key",
+        "is_difficult",
+        "reported_at",
+    )
+    list_filter = ("status", "source", "urgency", "district", "is_overdue", "is_key", "is_difficult", "self_handled")
+    list_select_related = ("minor_class__major", "district", "lead_unit")
+    search_fields = ("^number",)
+    date_hierarchy = "reported_at"
+    show_full_result_count = False  # a count over millions of rows on every page is not worth it
+    inlines = (CaseEventInline, CasePhotoInline)
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(ReadOnlyMixin, CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = ("case", "seq", "action", "from_status", "to_status", "actor", "actor_role", "created_at")
+    list_filter = ("action", "actor_role")
+    list_select_related = ("case", "actor")
+    search_fields = ("^case__number",)
+    show_full_result_count = False
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = ("__str__", "minor_class", "major_class", "district", "street", "lead_unit", "priority", "is_active")
+    list_filter = ("is_active", "district", "major_class__kind")
+    list_select_related = ("minor_class__major", "major_class", "district", "street", "lead_unit")
+    search_fields = ("minor_class__name", "major_class__name", "lead_unit__name", "note")
+    autocomplete_fields = ("minor_class", "major_class", "district", "street", "lead_unit", "supporting_units")
+    fieldsets = (
+        (_("What"), {"fields": ("minor_class", "major_class")}),
+        (_("Where"), {"fields": ("district", "street")}),
+        (_("Who"), {"fields": ("lead_unit", "supporting_units")}),
+        (None, {"fields": ("priority", "is_active", "note")}),
+    )
+
+
+@admin.register(Supervision)
+class SupervisionAdmin(ReadOnlyMixin, CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = ("case", "kind", "by", "to_unit", "created_at", "replied_at")
+    list_filter = ("kind",)
+    list_select_related = ("case", "by", "to_unit")
+    search_fields = ("^case__number",)

@@ -1,0 +1,48 @@
+"""Every write on cases: intake (case_report, case_self_handle) and one service per workflow action."""
+
+from cases.services.intake import case_report, case_self_handle
+from cases.services.workflow import (
+    case_accept,
+    case_cancel,
+    case_check,
+    case_decide_extension,
+    case_dispatch,
+    case_feedback,
+    case_flag_key,
+    case_hold,
+    case_merge,
+    case_register,
+    case_reject,
+    case_reopen,
+    case_request_extension,
+    case_resume,
+    case_return,
+    case_supervise,
+    case_urge,
+    case_verify,
+    supervision_reply,
+)
+
+__all__ = [
+    "case_accept",
+    "case_cancel",
+    "case_check",
+    "case_decide_extension",
+    "case_dispatch",
+    "case_feedback",
+    "case_flag_key",
+    "case_hold",
+    "case_merge",
+    "case_register",
+    "case_reject",
+    "case_reopen",
+    "case_report",
+    "case_request_extension",
+    "case_resume",
+    "case_return",
+    "case_self_handle",
+    "case_supervise",
+    "case_urge",
+    "case_verify",
+    "supervision_reply",
+]

@@ -1,0 +1,278 @@
+"""The one way a case changes: validate (scope, status, role), append a hash-chained event under the case's
+row lock, update the row's denormalised fields, save photos with the event, and notify after commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.gis.geos import Point
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+
+from cases import clock
+from cases.events import case_groups, publish_on_commit
+from cases.log import STAGE_COMPLETED_BY, event_hash, iso, on_time
+from cases.models import Case, CaseEvent, CasePhoto, CaseSupportingUnit, Status
+from cases.selectors import case_is_visible_to
+from cases.workflow import TRANSITIONS
+from organisations.models import Membership, OrgUnit, UnitType, User
+from photos.services import AcceptedPhoto, photo_accept
+from photos.storage import saving_photos
+
+SYSTEM_ROLE = "system"  # the actor of changes nobody signed in made: cameras without an account, the sweep
+
+# (phase, upload): an upload is a Django File or a binary file object.
+PhotoUpload = tuple[str, Any]
+# Computes the row's new field values from the locked case, the moment, and the event's data (which it
+# may add to). It may raise ValidationError: nothing has been written yet.
+Changes = Callable[[Case, dt.datetime, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who does something, in which role and for which unit (recorded on the event)."""
+
+    user: User | None
+    role: str
+    unit: OrgUnit | None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a case is, as far as who covers it is concerned."""
+
+    district_id: int | None
+    street_id: int | None
+    community_id: int | None
+    location: Point | None
+
+    @classmethod
+    def of(cls, case: Case) -> Place:
+        return cls(case.district_id, case.street_id, case.community_id, case.location)
+
+
+def unit_covers_place(unit: OrgUnit, place: Place) -> bool:
+    """A unit covers a place inside its jurisdiction; a city centre covers the city.
+
+    A unit with no jurisdiction but an area polygon (a company's service area) covers what lies in it.
+    """
+    if unit.unit_type == UnitType.CITY_CENTRE:
+        return True
+    if unit.community_id is not None:
+        return unit.community_id == place.community_id
+    if unit.street_id is not None:
+        return unit.street_id == place.street_id
+    if unit.district_id is not None:
+        return unit.district_id == place.district_id
+    if unit.area is not None and place.location is not None:
+        return unit.area.covers(place.location)
+    return False
+
+
+def unit_is_within(unit: OrgUnit, target: OrgUnit | None) -> bool:
+    """`target` is `unit` or a unit below it (a unit acts for the units under it)."""
+    return target is not None and target.path.startswith(unit.path)
+
+
+def acting_as(
+    user: User | None,
+    *,
+    roles: Iterable[str],
+    coverage: str,
+    place: Place | None = None,
+    target_unit: OrgUnit | None = None,
+) -> Acting | None:
+    """The first of the user's roles in `roles` held in a unit that covers the case, or None."""
+    if user is None or not user.is_active:
+        return None
+    memberships = Membership.objects.filter(user=user, role__in=list(roles)).select_related("unit").order_by("id")
+    for membership in memberships:
+        unit = membership.unit
+        if unit is None:
+            if coverage == "none":
+                return Acting(user, membership.role, None)
+            continue
+        if not unit.is_active:
+            continue
+        if coverage == "none":
+            covered = True
+        elif coverage in ("area", "grid"):
+            covered = place is not None and unit_covers_place(unit, place)
+        elif coverage in ("handling_unit", "supervised_unit"):
+            covered = unit_is_within(unit, target_unit)
+        else:
+            raise ValueError(f"unknown coverage {coverage!r}")
+        if covered:
+            return Acting(user, membership.role, unit)
+    return None
+
+
+def accept_photos(uploads: Sequence[PhotoUpload]) -> list[tuple[str, AcceptedPhoto]]:
+    """Check every upload before anything is written (PhotoRejected names the bad one)."""
+    return [(phase, photo_accept(upload=upload)) for phase, upload in uploads]
+
+
+def save_photos(*, case: Case, event: CaseEvent, photos: Sequence[tuple[str, AcceptedPhoto]]) -> list[CasePhoto]:
+    """Store accepted photos (their files are deleted again if the transaction rolls back) and their rows."""
+    if not photos:
+        return []
+    rows = []
+    with saving_photos() as saver:
+        for phase, accepted in photos:
+            name = saver.save(accepted, prefix=f"cases/{case.number}/")
+            rows.append(
+                CasePhoto(
+                    case=case,
+                    event=event,
+                    phase=phase,
+                    file=name,
+                    content_type=accepted.content_type,
+                    width=accepted.width,
+                    height=accepted.height,
+                    original_name=accepted.original_name[:255],
+                    taken_at=accepted.taken_at,
+                    gps=accepted.gps,
+                    sha256=accepted.sha256,
+                    created_at=event.created_at,
+                )
+            )
+        return CasePhoto.objects.bulk_create(rows)
+
+
+def append_event(
+    *,
+    case: Case,
+    action: str,
+    from_status: str,
+    to_status: str,
+    acting: Acting,
+    reason: str,
+    data: dict[str, Any],
+    at: dt.datetime,
+) -> CaseEvent:
+    """Write the case's next event, chained to the previous one. The caller holds the case's row lock
+    (or has just created the row) and saves event_count and last_event_hash, which this sets."""
+    seq = case.event_count + 1
+    fields = {
+        "seq": seq,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "actor_id": acting.user.pk if acting.user else None,
+        "actor_role": acting.role,
+        "unit_id": acting.unit.pk if acting.unit else None,
+        "reason": reason,
+        "data": data,
+        "created_at": at,
+        "prev_hash": case.last_event_hash,
+    }
+    digest = event_hash(case_id=case.pk, **fields)
+    event = CaseEvent.objects.create(case=case, hash=digest, **fields)
+    case.event_count = seq
+    case.last_event_hash = digest
+    return event
+
+
+def notify(case: Case, *, action: str, unit_ids: Iterable[int] | None = None) -> None:
+    """Tell the lead and supporting units and the area's watchers, after commit."""
+    if unit_ids is None:
+        unit_ids = []
+        if case.lead_unit_id is not None:
+            unit_ids = [
+                case.lead_unit_id,
+                *CaseSupportingUnit.objects.filter(case=case).values_list("unit_id", flat=True),
+            ]
+    publish_on_commit(
+        groups=case_groups(district_id=case.district_id, street_id=case.street_id, unit_ids=unit_ids),
+        message={"case": case.pk, "number": case.number, "action": action, "status": case.status},
+    )
+
+
+def lock_case(case: Case) -> Case:
+    """The case's row, locked until the transaction ends (serialises concurrent transitions)."""
+    return (
+        Case.objects.select_for_update(of=("self",)).select_related("lead_unit", "minor_class__major").get(pk=case.pk)
+    )
+
+
+def transition(
+    *,
+    case: Case,
+    action: str,
+    actor: User | None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    changes: Changes | None = None,
+    photos: Sequence[PhotoUpload] = (),
+    target_unit: OrgUnit | None = None,
+    after: Callable[[Case, CaseEvent], None] | None = None,
+) -> CaseEvent:
+    """Apply `action` to `case` as `actor`, or raise and change nothing.
+
+    Raises Http404 when the actor may not see the case at all, ValidationError when the action does
+    not apply to the case's status (or its input is wrong), PermissionDenied when the actor lacks the
+    role for it in a unit covering the case. Must run inside the caller's transaction.atomic.
+    On success the caller's `case` object carries the new values too.
+    """
+    spec = TRANSITIONS[action]
+    locked = lock_case(case)
+    if actor is not None and not case_is_visible_to(actor, locked):
+        raise Http404("No case matches the given query.")
+    if locked.status not in spec.from_statuses:
+        raise ValidationError(
+            _("A case that is “%(status)s” cannot be given the action “%(action)s”."),
+            code="invalid_status",
+            params={"status": Status(locked.status).label, "action": spec.label},
+        )
+    if spec.coverage in ("handling_unit",):
+        target_unit = locked.lead_unit
+    acting = acting_as(actor, roles=spec.roles, coverage=spec.coverage, place=Place.of(locked), target_unit=target_unit)
+    if acting is None:
+        raise PermissionDenied(_("You hold no role that may do this for this case."))
+    reason = (reason or "").strip()
+    if spec.reason_required and not reason:
+        raise ValidationError({"reason": _("A reason is required.")}, code="reason_required")
+    accepted = accept_photos(photos)
+
+    now = clock.now()
+    data = dict(data or {})
+    fields = changes(locked, now, data) if changes else {}
+    to_status = fields.pop("status", None) or spec.to_status or locked.status
+    stage = STAGE_COMPLETED_BY.get(action)
+    if stage is not None:
+        # Decided against the deadline in force before this change (cases.log replays the same rule).
+        fields[f"{stage}_on_time"] = on_time(now, getattr(locked, f"{stage}_due_at"))
+    due = {name[: -len("_due_at")]: iso(value) for name, value in fields.items() if name.endswith("_due_at")}
+    if due:
+        data["due"] = due
+    if accepted:
+        data["photos"] = [{"phase": phase, "sha256": photo.sha256} for phase, photo in accepted]
+
+    from_status = locked.status
+    event = append_event(
+        case=locked,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        acting=acting,
+        reason=reason,
+        data=data,
+        at=now,
+    )
+    fields.update(status=to_status, updated_at=now)
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    update_fields = [*fields, "event_count", "last_event_hash"]
+    locked.save(update_fields=update_fields)
+    save_photos(case=locked, event=event, photos=accepted)
+    if after is not None:
+        after(locked, event)
+    notify(locked, action=action)
+    for name in update_fields:
+        setattr(case, name, getattr(locked, name))
+    return event

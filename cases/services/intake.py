@@ -1,0 +1,323 @@
+"""Intake: one function takes a report from every source, validates, locates, links the component, copies
+the class's time limits, flags a likely duplicate and writes the case with its first event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.gis.geos import Point
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cases import clock
+from cases.clock import stage_due
+from cases.log import iso
+from cases.models import Case, PhotoPhase, Source, Status
+from cases.selectors import duplicate_candidate_for, nearest_component_for
+from cases.services.core import (
+    SYSTEM_ROLE,
+    Acting,
+    PhotoUpload,
+    Place,
+    accept_photos,
+    acting_as,
+    append_event,
+    notify,
+    save_photos,
+    transition,
+)
+from cases.workflow import NEEDS_VERIFICATION, REPORTER_ROLES
+from catalogue.models import ClassKind, MinorClass, Stage, Urgency
+from catalogue.selectors import time_limits_for
+from geography.models import Component
+from geography.selectors import Location, locate
+from organisations.models import Membership, Role, User
+
+
+def case_time_limits(*, minor_class: MinorClass, urgency: str) -> dict[str, dict[str, Any]]:
+    """The class's limits at this urgency, as copied onto a case: {stage: {"amount": n, "unit": u}}."""
+    specs = time_limits_for(minor_class=minor_class, urgency=urgency)
+    return {stage: {"amount": spec.amount, "unit": str(spec.unit)} for stage, spec in specs.items()}
+
+
+def _next_number(*, district_id: int, at: dt.datetime) -> str:
+    """<district code>-<yyyymmdd>-<serial>, e.g. 370202-20261126-000123; the serial comes from a sequence, so
+    numbering never waits on another transaction (gaps after a rollback are fine)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval('cases_case_number_seq'), (SELECT code FROM geography_district WHERE id = %s)",
+            [district_id],
+        )
+        serial, district_code = cursor.fetchone()
+    return f"{district_code}-{timezone.localdate(at):%Y%m%d}-{serial % 1_000_000:06d}"
+
+
+def _clean_point(location: Any) -> Point:
+    if not isinstance(location, Point):
+        raise ValidationError({"location": _("The location must be a point.")}, code="invalid_location")
+    if location.srid not in (None, 4326):
+        location = location.transform(4326, clone=True)
+    point = Point(location.x, location.y, srid=4326)
+    if not (-180 <= point.x <= 180 and -90 <= point.y <= 90):
+        raise ValidationError({"location": _("The location is not a WGS 84 position.")}, code="invalid_location")
+    return point
+
+
+def _reporter_acting(*, source: str, reporter: User | None, place: Place) -> Acting:
+    roles, anonymous_allowed = REPORTER_ROLES[source]
+    if reporter is None:
+        if not anonymous_allowed:
+            raise PermissionDenied(_("This kind of report needs a signed-in reporter."))
+        return Acting(None, SYSTEM_ROLE, None)
+    if not roles:  # citizens: anyone signed in may report
+        return Acting(reporter, Role.CITIZEN, None)
+    coverage = "none" if Role.DEVICE in roles else "area"
+    acting = acting_as(reporter, roles=roles, coverage=coverage, place=place)
+    if acting is None:
+        raise PermissionDenied(_("You may not file this kind of report here."))
+    return acting
+
+
+def _component(*, code: str | None, minor_class: MinorClass, point: Point) -> Component | None:
+    if code:
+        component = Component.objects.filter(code=code).first()
+        if component is None:
+            raise ValidationError({"component_code": _("No component has this code.")}, code="unknown_component")
+        if component.minor_class_id != minor_class.pk:
+            raise ValidationError(
+                {"component_code": _("This component is not of the case's class.")}, code="component_class"
+            )
+        return component
+    if minor_class.major.kind == ClassKind.COMPONENT:
+        return nearest_component_for(minor_class=minor_class, location=point)
+    return None
+
+
+def _validate_source_fields(
+    *, source: str, urgency: str, description: str, camera_id: str, confidence: float | None, alarm_ref: str
+) -> None:
+    errors: dict[str, Any] = {}
+    if source not in Source.values:
+        errors["source"] = _("Unknown source.")
+    if urgency not in Urgency.values:
+        errors["urgency"] = _("Unknown urgency.")
+    if not description.strip():
+        errors["description"] = _("Describe the problem.")
+    if source == Source.VIDEO_AI:
+        if not camera_id:
+            errors["camera_id"] = _("A video detection names its camera.")
+        if confidence is None or not 0 <= confidence <= 1:
+            errors["confidence"] = _("A video detection's confidence lies between 0 and 1.")
+    elif confidence is not None:
+        errors["confidence"] = _("Only video detections carry a confidence.")
+    if source == Source.SENSOR_ALARM and not alarm_ref:
+        errors["alarm_ref"] = _("A sensor alarm case names its alarm.")
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def case_report(
+    *,
+    source: str,
+    minor_class: MinorClass,
+    location: Point,
+    description: str,
+    reporter: User | None,
+    photos: Sequence[Any] = (),
+    component_code: str | None = None,
+    urgency: str = Urgency.NORMAL,
+    address: str = "",
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    camera_id: str = "",
+    confidence: float | None = None,
+    alarm_ref: str = "",
+) -> Case:
+    """Take a report from any source (监督员, 市民, 12345, 视频AI, 传感器, 领导交办) and open a case.
+
+    Citizen, hotline and camera reports wait for the grid's inspector to verify them; the others go
+    straight to the register queue. An open case of the same class within the class's duplicate radius
+    is recorded as `duplicate_candidate` for the intake clerk to merge. Photos are evidence photos.
+    """
+    return _report(
+        source=source,
+        minor_class=minor_class,
+        location=location,
+        description=description,
+        reporter=reporter,
+        photos=[(PhotoPhase.EVIDENCE, upload) for upload in photos],
+        component_code=component_code,
+        urgency=urgency,
+        address=address,
+        reporter_name=reporter_name,
+        reporter_phone=reporter_phone,
+        camera_id=camera_id,
+        confidence=confidence,
+        alarm_ref=alarm_ref,
+    )
+
+
+def _report(
+    *,
+    source: str,
+    minor_class: MinorClass,
+    location: Point,
+    description: str,
+    reporter: User | None,
+    photos: Sequence[PhotoUpload],
+    component_code: str | None,
+    urgency: str,
+    address: str,
+    reporter_name: str,
+    reporter_phone: str,
+    camera_id: str,
+    confidence: float | None,
+    alarm_ref: str,
+    initial_status: str | None = None,
+) -> Case:
+    _validate_source_fields(
+        source=source,
+        urgency=urgency,
+        description=description,
+        camera_id=camera_id,
+        confidence=confidence,
+        alarm_ref=alarm_ref,
+    )
+    if not minor_class.is_active:
+        raise ValidationError({"minor_class": _("This class is no longer in use.")}, code="inactive_class")
+    point = _clean_point(location)
+    where: Location = locate(point)
+    if not where.in_city:
+        raise ValidationError({"location": _("The location lies outside the city.")}, code="outside_city")
+    place = Place(where.district_id, where.street_id, where.community_id, point)
+    acting = _reporter_acting(source=source, reporter=reporter, place=place)
+    if reporter is not None and source in (Source.CITIZEN, Source.HOTLINE) and not (reporter_name or reporter_phone):
+        reporter_name, reporter_phone = reporter.full_name or reporter.username, reporter.phone
+    component = _component(code=component_code, minor_class=minor_class, point=point)
+    accepted = accept_photos(photos)
+
+    now = clock.now()
+    status = initial_status or (Status.VERIFYING if source in NEEDS_VERIFICATION else Status.REPORTED)
+    limits = case_time_limits(minor_class=minor_class, urgency=urgency)
+    due_stage = Stage.VERIFY if status == Status.VERIFYING else Stage.REGISTER
+    due_at = stage_due(limits, due_stage, start=now)
+    candidate = duplicate_candidate_for(minor_class=minor_class, location=point)
+    case = Case.objects.create(
+        number=_next_number(district_id=where.district_id, at=now),
+        source=source,
+        camera_id=camera_id,
+        confidence=confidence,
+        alarm_ref=alarm_ref,
+        minor_class=minor_class,
+        kind=minor_class.major.kind,
+        urgency=urgency,
+        status=status,
+        description=description.strip(),
+        address=address,
+        location=point,
+        district_id=where.district_id,
+        street_id=where.street_id,
+        community_id=where.community_id,
+        grid_cell_id=where.grid_cell_id,
+        component=component,
+        reporter=reporter,
+        reporter_name=reporter_name,
+        reporter_phone=reporter_phone,
+        duplicate_candidate=candidate,
+        time_limits=limits,
+        reported_at=now,
+        updated_at=now,
+        **{f"{due_stage}_due_at": due_at},
+    )
+    data: dict[str, Any] = {
+        "source": source,
+        "minor_class": minor_class.full_code,
+        "urgency": urgency,
+        "location": [point.x, point.y],
+        "limits": limits,
+        "due": {due_stage: iso(due_at)},
+    }
+    if candidate is not None:
+        data["duplicate_candidate"] = candidate.number
+    if component is not None:
+        data["component"] = component.code
+    if accepted:
+        data["photos"] = [{"phase": phase, "sha256": photo.sha256} for phase, photo in accepted]
+    event = append_event(
+        case=case,
+        action="report",
+        from_status="",
+        to_status=status,
+        acting=acting,
+        reason="",
+        data=data,
+        at=now,
+    )
+    case.save(update_fields=["event_count", "last_event_hash"])
+    save_photos(case=case, event=event, photos=accepted)
+    notify(case, action="report", unit_ids=())
+    return case
+
+
+@transaction.atomic
+def case_self_handle(
+    *,
+    inspector: User,
+    minor_class: MinorClass,
+    location: Point,
+    description: str,
+    before_photos: Sequence[Any],
+    after_photos: Sequence[Any],
+    urgency: str = Urgency.NORMAL,
+    address: str = "",
+    component_code: str | None = None,
+) -> Case:
+    """An inspector fixed a minor problem on the spot (自行处置): the case is reported and closed at once,
+    with before and after photos, counted apart (self_handled). Only for classes that allow it."""
+    if not minor_class.self_handle_allowed:
+        raise ValidationError(
+            {"minor_class": _("Inspectors may not self-handle cases of this class.")}, code="self_handle_not_allowed"
+        )
+    errors = {}
+    if not before_photos:
+        errors["before_photos"] = _("A photo from before is required.")
+    if not after_photos:
+        errors["after_photos"] = _("A photo from after is required.")
+    if errors:
+        raise ValidationError(errors, code="photos_required")
+    if not Membership.objects.filter(user=inspector, role=Role.INSPECTOR).exists():
+        raise PermissionDenied(_("Only inspectors self-handle cases."))
+    case = _report(
+        source=Source.INSPECTOR,
+        minor_class=minor_class,
+        location=location,
+        description=description,
+        reporter=inspector,
+        photos=[(PhotoPhase.BEFORE, upload) for upload in before_photos],
+        component_code=component_code,
+        urgency=urgency,
+        address=address,
+        reporter_name="",
+        reporter_phone="",
+        camera_id="",
+        confidence=None,
+        alarm_ref="",
+    )
+
+    def changes(locked: Case, now: dt.datetime, data: dict[str, Any]) -> dict[str, Any]:
+        return {"self_handled": True, "handled_at": now, "closed_at": now}
+
+    transition(
+        case=case,
+        action="self_handle",
+        actor=inspector,
+        changes=changes,
+        photos=[(PhotoPhase.AFTER, upload) for upload in after_photos],
+    )
+    return case

@@ -1,0 +1,79 @@
+"""What the database guarantees about the loaded catalogue and about any time limit written later."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+
+from catalogue.models import ClassKind, MinorClass, ResponsibleKind, Stage, TimeLimit, Urgency
+from workcalendar.units import TimeUnit
+
+from .factories import MinorClassFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_loaded_minor_class_has_criteria_a_department_kind_and_all_fifteen_limits(standard_catalogue):
+    classes = MinorClass.objects.annotate(
+        limits=Count("time_limits"),
+        pairs=Count(
+            "time_limits", filter=Q(time_limits__urgency__in=Urgency.values, time_limits__stage__in=Stage.values)
+        ),
+    )
+
+    assert classes.count() == 249
+    assert not classes.filter(Q(registration_criteria="") | Q(closure_criteria="")).exists()
+    assert set(classes.values_list("default_responsible_kind", flat=True)) <= set(ResponsibleKind.values)
+    assert set(classes.values_list("limits", "pairs")) == {(15, 15)}
+
+
+def test_every_loaded_emergency_limit_is_in_calendar_hours(standard_catalogue):
+    emergency = TimeLimit.objects.filter(urgency=Urgency.EMERGENCY)
+
+    assert emergency.count() == 249 * 5
+    assert set(emergency.values_list("unit", flat=True)) == {TimeUnit.CALENDAR_HOURS}
+
+
+def test_codes_are_unique_within_each_kind_and_shared_across_kinds(standard_catalogue):
+    for kind in ClassKind.values:
+        codes = [m.full_code for m in MinorClass.objects.filter(major__kind=kind).select_related("major")]
+        assert len(codes) == len(set(codes)), kind
+    assert MinorClass.objects.filter(major__code="01", code="01").count() == 3
+
+
+def test_the_database_refuses_an_emergency_limit_in_working_time():
+    minor = MinorClassFactory()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TimeLimit.objects.create(
+            minor_class=minor, urgency=Urgency.EMERGENCY, stage=Stage.HANDLE, amount=2, unit=TimeUnit.WORKING_HOURS
+        )
+
+    assert not TimeLimit.objects.exists()
+
+
+def test_the_database_refuses_a_second_limit_for_the_same_pair_and_a_zero_limit():
+    minor = MinorClassFactory()
+    TimeLimit.objects.create(
+        minor_class=minor, urgency=Urgency.NORMAL, stage=Stage.HANDLE, amount=2, unit=TimeUnit.WORKING_DAYS
+    )
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TimeLimit.objects.create(
+            minor_class=minor, urgency=Urgency.NORMAL, stage=Stage.HANDLE, amount=3, unit=TimeUnit.WORKING_DAYS
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TimeLimit.objects.create(
+            minor_class=minor, urgency=Urgency.URGENT, stage=Stage.HANDLE, amount=0, unit=TimeUnit.WORKING_HOURS
+        )
+
+    assert list(TimeLimit.objects.values_list("urgency", "amount")) == [(Urgency.NORMAL, 2)]
+
+
+def test_a_class_created_outside_the_loader_has_usable_defaults():
+    minor = MinorClass.objects.create(major=MinorClassFactory().major, code="77", name="测试")
+
+    minor.refresh_from_db()
+    assert minor.default_responsible_kind == ResponsibleKind.OTHER
+    assert (minor.self_handle_allowed, minor.duplicate_radius_m, minor.rules_seeded_at) == (False, 30, None)
