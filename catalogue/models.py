@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from workcalendar.units import TimeUnit
 
@@ -41,9 +42,10 @@ class ResponsibleKind(models.TextChoices):
 
 
 class Urgency(models.TextChoices):
-    NORMAL = "normal", _("Normal")  # 一般
-    URGENT = "urgent", _("Urgent")  # 紧急
-    EMERGENCY = "emergency", _("Emergency")  # 特急
+    # A context of their own: "Normal" is also a component status (完好), which reads wrong here.
+    NORMAL = "normal", pgettext_lazy("urgency", "Normal")  # 一般
+    URGENT = "urgent", pgettext_lazy("urgency", "Urgent")  # 紧急
+    EMERGENCY = "emergency", pgettext_lazy("urgency", "Emergency")  # 特急
 
 
 class Stage(models.TextChoices):

@@ -1,0 +1,227 @@
+"""Forms of the case pages: the list's filters, the report form and one small form per workflow action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.gis.geos import Point
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Source, Status
+from catalogue.models import ClassKind, MinorClass, Urgency
+from geography.models import District
+from organisations.models import OrgUnit
+from workcalendar.units import TimeUnit
+
+YES_NO = [("yes", _("Yes")), ("no", _("No"))]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultiplePhotoField(forms.FileField):
+    """Several photos in one input; the cases service checks each one's content (photos.services)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+class CaseFilterForm(forms.Form):
+    FLAGS = [("overdue", _("Overdue")), ("key", _("Key case")), ("difficult", _("Difficult case"))]
+
+    q = forms.CharField(label=_("Case number"), required=False, max_length=32)
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("All"))] + Status.choices)
+    source = forms.ChoiceField(label=_("Source"), required=False, choices=[("", _("All"))] + Source.choices)
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("All"))] + ClassKind.choices)
+    district = forms.ModelChoiceField(
+        label=_("District"), required=False, queryset=District.objects.none(), empty_label=_("All")
+    )
+    flag = forms.ChoiceField(label=_("Flag"), required=False, choices=[("", _("All")), *FLAGS])
+
+    def __init__(self, *args: Any, districts: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["district"].queryset = districts.order_by("code")
+
+
+def minor_class_choices() -> list[tuple[str, list[tuple[int, str]]]]:
+    """Active minor classes grouped by kind and major class, e.g. "部件 · 01 公用设施"."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    kinds = dict(ClassKind.choices)
+    classes = (
+        MinorClass.objects.filter(is_active=True).select_related("major").order_by("major__kind", "major__code", "code")
+    )
+    for minor in classes:
+        major = minor.major
+        label = f"{kinds.get(major.kind, major.kind)} · {major.code} {major.name}"
+        groups.setdefault(label, []).append((minor.pk, f"{major.code}{minor.code} {minor.name}"))
+    return list(groups.items())
+
+
+class CaseReportForm(forms.Form):
+    source = forms.ChoiceField(label=_("Source"), choices=Source.choices)
+    minor_class = forms.TypedChoiceField(label=_("Class"), coerce=int)
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
+    lon = forms.FloatField(widget=forms.HiddenInput, min_value=-180, max_value=180)
+    lat = forms.FloatField(widget=forms.HiddenInput, min_value=-90, max_value=90)
+    address = forms.CharField(label=_("Address"), required=False, max_length=255)
+    component_code = forms.CharField(label=_("Component code"), required=False, max_length=32)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}))
+    reporter_name = forms.CharField(label=_("Caller's name"), required=False, max_length=64)
+    reporter_phone = forms.CharField(label=_("Caller's phone"), required=False, max_length=32)
+    photos = MultiplePhotoField(label=_("Photos"), required=False)
+
+    def __init__(self, *args: Any, sources: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source"].choices = sources
+        self.fields["minor_class"].choices = [("", "—"), *minor_class_choices()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "lon" in self.errors or "lat" in self.errors or data.get("lon") is None or data.get("lat") is None:
+            self.errors.pop("lon", None)
+            self.errors.pop("lat", None)
+            self.add_error(None, _("Click the map to set the location."))
+        return data
+
+    def service_kwargs(self, *, reporter: Any) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {
+            "source": d["source"],
+            "minor_class": MinorClass.objects.select_related("major").get(pk=d["minor_class"]),
+            "location": Point(d["lon"], d["lat"], srid=4326),
+            "description": d["description"],
+            "reporter": reporter,
+            "photos": d["photos"],
+            "component_code": d["component_code"] or None,
+            "urgency": d["urgency"],
+            "address": d["address"],
+            "reporter_name": d["reporter_name"],
+            "reporter_phone": d["reporter_phone"],
+        }
+
+
+# --- one form per workflow action (fields named as the services' arguments where possible)
+
+
+def _reason(required: bool = False) -> forms.CharField:
+    return forms.CharField(
+        label=_("Reason") if required else _("Note"),
+        required=required,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class ActionForm(forms.Form):
+    """Base: most actions take only a reason (required where the workflow says so)."""
+
+    def __init__(self, *args: Any, reason_required: bool = False, case: Any = None, user: Any = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.case, self.user = case, user
+        if "reason" in self.fields:
+            self.fields["reason"] = _reason(reason_required)
+
+
+class ReasonForm(ActionForm):
+    reason = _reason()
+
+
+class NoInputForm(ActionForm):
+    pass
+
+
+class VerifyForm(ActionForm):
+    confirmed = forms.ChoiceField(label=_("Problem confirmed on site"), choices=YES_NO, widget=forms.RadioSelect)
+    reason = _reason()
+    photos = MultiplePhotoField(label=_("Photos"), required=False)
+
+
+class MergeForm(ActionForm):
+    master = forms.CharField(label=_("Number of the case it duplicates"), max_length=32)
+    reason = _reason()
+
+
+class DispatchForm(ActionForm):
+    lead_unit = forms.ModelChoiceField(
+        label=_("Lead unit"),
+        required=False,
+        queryset=OrgUnit.objects.none(),
+        empty_label=_("By the routing table"),
+    )
+    reason = _reason()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lead_unit"].queryset = OrgUnit.objects.filter(is_active=True).order_by("path")
+
+
+class ExtensionRequestForm(ActionForm):
+    amount = forms.IntegerField(label=_("Extra time"), min_value=1, max_value=999)
+    unit = forms.ChoiceField(label=_("Unit"), choices=TimeUnit.choices, initial=TimeUnit.WORKING_DAYS)
+    reason = _reason()
+
+
+class ExtensionDecisionForm(ActionForm):
+    approved = forms.ChoiceField(label=_("Approve the extension"), choices=YES_NO, widget=forms.RadioSelect)
+    reason = _reason()
+
+
+class FeedbackForm(ActionForm):
+    description = forms.CharField(label=_("What was done"), widget=forms.Textarea(attrs={"rows": 2}))
+    after_photos = MultiplePhotoField(label=_("Photos after handling"))
+    before_photos = MultiplePhotoField(label=_("Photos before handling"), required=False)
+
+
+class CheckForm(ActionForm):
+    passed = forms.ChoiceField(label=_("Handled properly"), choices=YES_NO, widget=forms.RadioSelect)
+    reason = _reason()
+    photos = MultiplePhotoField(label=_("Photos"), required=False)
+
+
+class FlagKeyForm(ActionForm):
+    key = forms.ChoiceField(label=_("Key case"), choices=YES_NO, initial="yes", widget=forms.RadioSelect)
+    reason = _reason()
+
+
+class SupervisionForm(ActionForm):
+    text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReplyForm(ActionForm):
+    supervision = forms.TypedChoiceField(label=_("Supervision"), coerce=int)
+    text = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, supervisions: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["supervision"].choices = [(s.pk, f"{s.get_kind_display()}: {s.text[:40]}") for s in supervisions]
+
+
+ACTION_FORMS: dict[str, type[ActionForm]] = {
+    "verify": VerifyForm,
+    "register": ReasonForm,
+    "reject": ReasonForm,
+    "merge": MergeForm,
+    "dispatch": DispatchForm,
+    "accept": NoInputForm,
+    "return": ReasonForm,
+    "request_extension": ExtensionRequestForm,
+    "decide_extension": ExtensionDecisionForm,
+    "hold": ReasonForm,
+    "resume": ReasonForm,
+    "feedback": FeedbackForm,
+    "check": CheckForm,
+    "cancel": ReasonForm,
+    "reopen": ReasonForm,
+    "flag_key": FlagKeyForm,
+    "supervise": SupervisionForm,
+    "urge": SupervisionForm,
+    "reply": ReplyForm,
+}

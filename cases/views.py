@@ -1,0 +1,314 @@
+"""Server-rendered case pages: the list, the report form, a case's detail and one POST per workflow action.
+
+Views are thin: they parse a form, call cases.services, and redirect with a message. A refusal changes
+nothing: ValidationError shows on the form, PermissionDenied is a 403 page, Http404 a 404.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.gis.db.models import MultiPolygonField
+from django.contrib.gis.db.models.functions import AsGeoJSON
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Func, QuerySet, Value
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cases import clock, services
+from cases.forms import ACTION_FORMS, ActionForm, CaseFilterForm, CaseReportForm, ReplyForm
+from cases.models import STAGE_FIELDS, Case, Source, Status, Supervision
+from cases.selectors import case_events, case_get_by_number_for_user_or_404, cases_visible_to
+from cases.services.core import Place, acting_as
+from cases.workflow import REPORTER_ROLES, STAGE_OF_STATUS, TRANSITIONS
+from catalogue.models import Stage
+from geography.models import District
+from organisations.models import Membership
+from organisations.selectors import districts_visible_to
+
+PAGE_SIZE = 50
+# Actions with no page form: merge_in is the master's side of a merge, self_handle is a kind of report.
+_NOT_ON_THE_PAGE = {"merge_in", "self_handle"}
+_OTHER_ACTIONS = {"report": _("Report"), "overdue": _("Overdue")}
+_OUTLINE_TOLERANCE = 0.0005  # degrees, as on the home page
+
+
+def _yes(value: str) -> bool:
+    return value == "yes"
+
+
+# --- the list
+
+
+def _filtered(user: Any, form: CaseFilterForm) -> QuerySet[Case]:
+    rows = cases_visible_to(user).select_related("minor_class__major", "district", "street", "lead_unit")
+    if not form.is_valid():
+        return rows
+    d = form.cleaned_data
+    if d["q"]:
+        rows = rows.filter(number__icontains=d["q"].strip())
+    for field in ("status", "source", "kind"):
+        if d[field]:
+            rows = rows.filter(**{field: d[field]})
+    if d["district"]:
+        rows = rows.filter(district=d["district"])
+    if d["flag"]:
+        rows = rows.filter(**{f"is_{d['flag']}": True})
+    return rows
+
+
+def current_deadline(case: Case) -> tuple[Any, bool]:
+    """The deadline of the stage the case is in, and whether it has passed (or the sweep said so)."""
+    stage = STAGE_OF_STATUS.get(case.status)
+    if stage is None:
+        return None, False
+    due = getattr(case, STAGE_FIELDS[stage][0])
+    return due, case.is_overdue or (due is not None and due < clock.now())
+
+
+@login_required
+@require_GET
+def case_list(request: HttpRequest) -> HttpResponse:
+    form = CaseFilterForm(request.GET or None, districts=districts_visible_to(request.user))
+    rows = _filtered(request.user, form)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for case in page.object_list:
+        case.due, case.late = current_deadline(case)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cases/list.html",
+        {"form": form, "page": page, "count": page.paginator.count, "query": query.urlencode()},
+    )
+
+
+# --- reporting
+
+
+# Staff file these from the page; citizens, cameras and sensors report through their own channels.
+_PAGE_SOURCES = {Source.INSPECTOR, Source.HOTLINE, Source.LEADER_INSTRUCTION}
+
+
+def _report_sources(user: Any) -> list[tuple[str, str]]:
+    """The sources this user may file from the page, by their roles (the service checks the place too)."""
+    roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    return [
+        (value, label) for value, label in Source.choices if value in _PAGE_SOURCES and REPORTER_ROLES[value][0] & roles
+    ]
+
+
+def _district_outlines() -> dict[str, Any]:
+    outline = Func(
+        "geom",
+        Value(_OUTLINE_TOLERANCE),
+        function="ST_SimplifyPreserveTopology",
+        output_field=MultiPolygonField(srid=4326),
+    )
+    rows = District.objects.order_by("code").annotate(outline=AsGeoJSON(outline, precision=5))
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": d.pk, "properties": {"name": d.name}, "geometry": json.loads(d.outline)}
+            for d in rows.only("id", "name")
+        ],
+    }
+
+
+def _add_service_errors(form: Any, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_new(request: HttpRequest) -> HttpResponse:
+    sources = _report_sources(request.user)
+    if not sources:
+        raise PermissionDenied(_("You hold no role that may file reports."))
+    form = CaseReportForm(request.POST or None, request.FILES or None, sources=sources)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.case_report(**form.service_kwargs(reporter=request.user))
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            messages.success(request, gettext_now("Case %(number)s reported.") % {"number": case.number})
+            return redirect("cases:detail", number=case.number)
+    return render(request, "cases/new.html", {"form": form, "districts": _district_outlines()})
+
+
+# --- one case
+
+
+def available_actions(user: Any, case: Case) -> dict[str, dict[str, Any]]:
+    """The actions `user` may perform on `case` now, in table order, with what their forms need."""
+    place = Place.of(case)
+    found: dict[str, dict[str, Any]] = {}
+    for action, spec in TRANSITIONS.items():
+        if action in _NOT_ON_THE_PAGE or case.status not in spec.from_statuses:
+            continue
+        extra: dict[str, Any] = {}
+        if spec.coverage == "supervised_unit":
+            waiting = [
+                s
+                for s in case.supervisions.filter(replied_at__isnull=True).select_related("to_unit")
+                if acting_as(user, roles=spec.roles, coverage=spec.coverage, target_unit=s.to_unit)
+            ]
+            if not waiting:
+                continue
+            extra["supervisions"] = waiting
+        elif not acting_as(user, roles=spec.roles, coverage=spec.coverage, place=place, target_unit=case.lead_unit):
+            continue
+        found[action] = extra
+    return found
+
+
+def _action_form(action: str, *, data: Any = None, files: Any = None, **extra: Any) -> ActionForm:
+    spec = TRANSITIONS[action]
+    return ACTION_FORMS[action](data, files, prefix=action, reason_required=spec.reason_required, **extra)
+
+
+def _detail(request: HttpRequest, case: Case, *, bound: ActionForm | None = None, status: int = 200) -> HttpResponse:
+    actions = available_actions(request.user, case)
+    forms = []
+    for action, extra in actions.items():
+        form = bound if bound is not None and bound.prefix == action else _action_form(action, **extra)
+        forms.append({"action": action, "spec": TRANSITIONS[action], "form": form})
+    labels = {action: spec.label for action, spec in TRANSITIONS.items()} | _OTHER_ACTIONS
+    events = list(case_events(case))
+    for event in events:
+        event.label = labels.get(event.action, event.action)
+        event.to_label = Status(event.to_status).label if event.to_status in Status.values else event.to_status
+    stages = [
+        {
+            "stage": label,
+            "due": getattr(case, STAGE_FIELDS[value][0]),
+            "on_time": getattr(case, STAGE_FIELDS[value][1]),
+            "current": STAGE_OF_STATUS.get(case.status) == value,
+        }
+        for value, label in Stage.choices
+    ]
+    case.due, case.late = current_deadline(case)
+    context = {
+        "case": case,
+        "stages": stages,
+        "events": events,
+        "photos": case.photos.order_by("created_at", "id"),
+        "supervisions": case.supervisions.select_related("to_unit", "by", "replied_by"),
+        "supporting": case.supporting_units.order_by("path"),
+        "action_forms": forms,
+    }
+    return render(request, "cases/detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+    case = case_get_by_number_for_user_or_404(request.user, number)
+    return _detail(request, case)
+
+
+def _perform(action: str, *, case: Case, user: Any, d: dict[str, Any]) -> None:
+    """Call the action's service with the form's cleaned data."""
+    reason = d.get("reason", "")
+    if action == "verify":
+        services.case_verify(case=case, actor=user, confirmed=_yes(d["confirmed"]), reason=reason, photos=d["photos"])
+    elif action == "register":
+        services.case_register(case=case, actor=user, reason=reason)
+    elif action == "reject":
+        services.case_reject(case=case, actor=user, reason=reason)
+    elif action == "merge":
+        master = cases_visible_to(user).filter(number=d["master"].strip()).first()
+        if master is None:
+            raise ValidationError({"master": _("No case you may see has this number.")}, code="unknown_master")
+        services.case_merge(case=case, master=master, actor=user, reason=reason)
+    elif action == "dispatch":
+        services.case_dispatch(case=case, actor=user, lead_unit=d["lead_unit"], reason=reason)
+    elif action == "accept":
+        services.case_accept(case=case, actor=user)
+    elif action == "return":
+        services.case_return(case=case, actor=user, reason=reason)
+    elif action == "request_extension":
+        services.case_request_extension(case=case, actor=user, amount=d["amount"], unit=d["unit"], reason=reason)
+    elif action == "decide_extension":
+        services.case_decide_extension(case=case, actor=user, approved=_yes(d["approved"]), reason=reason)
+    elif action == "hold":
+        services.case_hold(case=case, actor=user, reason=reason)
+    elif action == "resume":
+        services.case_resume(case=case, actor=user, reason=reason)
+    elif action == "feedback":
+        services.case_feedback(
+            case=case,
+            actor=user,
+            description=d["description"],
+            after_photos=d["after_photos"],
+            before_photos=d["before_photos"],
+        )
+    elif action == "check":
+        services.case_check(case=case, actor=user, passed=_yes(d["passed"]), reason=reason, photos=d["photos"])
+    elif action == "cancel":
+        services.case_cancel(case=case, actor=user, reason=reason)
+    elif action == "reopen":
+        services.case_reopen(case=case, actor=user, reason=reason)
+    elif action == "flag_key":
+        services.case_flag_key(case=case, actor=user, key=_yes(d["key"]), reason=reason)
+    elif action == "supervise":
+        services.case_supervise(case=case, actor=user, text=d["text"])
+    elif action == "urge":
+        services.case_urge(case=case, actor=user, text=d["text"])
+    elif action == "reply":
+        supervision = Supervision.objects.filter(case=case, pk=d["supervision"]).first()
+        if supervision is None:
+            raise ValidationError({"supervision": _("Choose a supervision of this case.")}, code="unknown")
+        services.supervision_reply(supervision=supervision, actor=user, text=d["text"])
+
+
+@login_required
+@require_POST
+def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    if action not in ACTION_FORMS:
+        raise Http404("No such action.")
+    case = case_get_by_number_for_user_or_404(request.user, number)
+    extra: dict[str, Any] = {}
+    if action == "reply":
+        extra["supervisions"] = case.supervisions.filter(replied_at__isnull=True)
+    form = _action_form(action, data=request.POST, files=request.FILES, **extra)
+    if not form.is_valid():
+        return _detail(request, case, bound=form, status=400)
+    try:
+        _perform(action, case=case, user=request.user, d=form.cleaned_data)
+    except PermissionDenied as denied:
+        return render(request, "cases/forbidden.html", {"case": case, "message": str(denied)}, status=403)
+    except ValidationError as error:
+        case.refresh_from_db()
+        if not isinstance(form, ReplyForm) and action not in available_actions(request.user, case):
+            # The case moved on meanwhile: say why on the page rather than on a form that is gone.
+            for text in error.messages:
+                messages.error(request, text)
+            return redirect("cases:detail", number=case.number)
+        _add_service_errors(form, error)
+        return _detail(request, case, bound=form, status=400)
+    messages.success(request, gettext_now("“%(action)s” done.") % {"action": TRANSITIONS[action].label})
+    return redirect("cases:detail", number=case.number)
+
+
+@login_required
+@require_GET
+def case_photo(request: HttpRequest, number: str, photo_id: int) -> FileResponse:
+    """A case photo, only to those who may see the case (media files are not public)."""
+    case = case_get_by_number_for_user_or_404(request.user, number)
+    photo = case.photos.filter(pk=photo_id).first()
+    if photo is None:
+        raise Http404("No such photo.")
+    return FileResponse(photo.file.open("rb"), content_type=photo.content_type or "image/jpeg")
