@@ -8,6 +8,8 @@ and /api/docs/ are public: they describe the API, not its data.
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from cases import api as cases_api
+from catalogue import api as catalogue_api
 from geography import api as geography_api
 from organisations import api as organisations_api
 
@@ -19,6 +21,9 @@ router.register("streets", geography_api.StreetViewSet, basename="street")
 router.register("communities", geography_api.CommunityViewSet, basename="community")
 router.register("grid-cells", geography_api.GridCellViewSet, basename="grid-cell")
 router.register("components", geography_api.ComponentViewSet, basename="component")
+router.register("cases", cases_api.CaseViewSet, basename="case")
+router.register("routing-rules", cases_api.RoutingRuleViewSet, basename="routing-rule")
+router.register("catalogue/classes", catalogue_api.MinorClassViewSet, basename="minor-class")
 
 api_urlpatterns = [
     path("me/", organisations_api.MeView.as_view(), name="me"),

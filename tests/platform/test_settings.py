@@ -136,5 +136,5 @@ def test_the_openapi_schema_generates_without_warnings_and_describes_the_api(tmp
     assert result.returncode == 0, result.stderr
     schema = out.read_text()
     assert schema.startswith("openapi: 3")
-    for path in ("/api/v1/components/", "/api/v1/locate/", "/api/v1/units/", "/api/v1/me/"):
+    for path in ("/api/v1/components/", "/api/v1/locate/", "/api/v1/units/", "/api/v1/me/", "/api/v1/cases/"):
         assert f"  {path}:" in schema

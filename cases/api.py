@@ -1,0 +1,374 @@
+"""/api/v1/cases/: scoped list (JSON and GeoJSON), detail with timeline and photos, intake, and one POST per
+workflow action; /api/v1/routing-rules/ read-only.
+
+Refusals, the same for every action, and nothing is changed by any of them: 400 for bad input (field
+messages, a rejected photo included), 403 for a role the caller lacks for this case, 404 for a case
+outside the caller's scope, 409 for an action the case's status does not allow.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models as db
+from django.db.models import F, Prefetch, QuerySet, When
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+from rest_framework_gis.filters import InBBoxFilter
+
+from cases import selectors, services
+from cases import serializers as s
+from cases.filters import CaseFilter
+from cases.models import Case, CaseEvent, CasePhoto, RoutingRule
+from cases.workflow import STAGE_OF_STATUS
+from catalogue.selectors import minor_class_by_full_code
+from geography.api import GeoJsonLimitOffsetPagination
+from geography.coords import GCJ02, gcj02_to_wgs84
+from organisations.selectors import scope_for
+from photos.services import PhotoRejected, photo_accept
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("The case's status does not allow this action.")
+    default_code = "invalid_status"
+
+
+REFUSALS = {
+    400: OpenApiResponse(description=_("Bad input; the body names the fields.")),
+    403: OpenApiResponse(s.ErrorSerializer, description=_("The caller holds no role that may do this here.")),
+    404: OpenApiResponse(s.ErrorSerializer, description=_("No such case in the caller's scope.")),
+    409: OpenApiResponse(s.ErrorSerializer, description=_("The case's status does not allow this action.")),
+}
+
+
+def _messages(error: DjangoValidationError) -> Any:
+    if hasattr(error, "error_dict"):
+        return {field: [str(m) for m in errors] for field, errors in error.message_dict.items()}
+    return {"non_field_errors": [str(m) for m in error.messages]}
+
+
+def _rejected_field(data: dict[str, Any], photo_fields: tuple[str, ...]) -> str:
+    """Which photo field holds the upload the service refused (checked again only on this rare path)."""
+    for field in photo_fields:
+        for upload in data.get(field) or ():
+            upload.seek(0)
+            try:
+                photo_accept(upload=upload)
+            except PhotoRejected:
+                return field
+    return photo_fields[0] if photo_fields else "non_field_errors"
+
+
+@contextmanager
+def service_errors(data: dict[str, Any], photo_fields: tuple[str, ...] = ()) -> Iterator[None]:
+    """Turn a service's refusal into the API's: 400 with field messages, or 409 for a status conflict.
+    (Http404 and PermissionDenied pass through: DRF answers them with 404 and 403.)"""
+    try:
+        yield
+    except PhotoRejected as error:
+        raise exceptions.ValidationError(
+            {_rejected_field(data, photo_fields): [str(m) for m in error.messages]}
+        ) from error
+    except DjangoValidationError as error:
+        if getattr(error, "code", None) == "invalid_status":
+            raise Conflict(error.messages[0]) from error
+        raise exceptions.ValidationError(_messages(error)) from error
+
+
+def _with_deadline(queryset: QuerySet[Case]) -> QuerySet[Case]:
+    """`deadline`: the due time of the stage each case's status is in (null when final)."""
+    whens = [When(status=status_, then=F(f"{stage}_due_at")) for status_, stage in STAGE_OF_STATUS.items()]
+    return queryset.annotate(deadline=db.Case(*whens, default=None, output_field=db.DateTimeField()))
+
+
+def _one_case(case: Case) -> Case:
+    """The case with everything its detail shows, read again after a change (whatever the caller's scope now)."""
+    return (
+        _with_deadline(Case.objects.filter(pk=case.pk))
+        .select_related("minor_class__major", "district", "street", "grid_cell", "lead_unit")
+        .prefetch_related(
+            "supporting_units",
+            Prefetch("events", queryset=CaseEvent.objects.select_related("actor", "unit").order_by("seq")),
+            Prefetch("photos", queryset=CasePhoto.objects.select_related("event")),
+        )
+        .get()
+    )
+
+
+ActionRun = Callable[[Case, Any, dict[str, Any]], Any]
+
+
+def _transition(
+    name: str,
+    serializer: type[Serializer],
+    run: ActionRun,
+    summary: str,
+    *,
+    photo_fields: tuple[str, ...] = (),
+) -> Any:
+    """A POST action on one case: parse, fetch within scope (else 404), call the service, answer with the case."""
+
+    @extend_schema(
+        operation_id=f"cases_{name}",
+        summary=summary,
+        request=serializer,
+        responses={200: s.CaseDetailSerializer, **REFUSALS},
+    )
+    def handler(self: CaseViewSet, request: Request, pk: str | None = None) -> Response:
+        case = selectors.case_get_for_user_or_404(request.user, pk)
+        body = serializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        with service_errors(body.validated_data, photo_fields):
+            run(case, request.user, body.validated_data)
+        return Response(s.CaseDetailSerializer(_one_case(case), context={"request": request}).data)
+
+    # The class attribute's name: `return` is a keyword and `dispatch` is APIView's entry point.
+    handler.__name__ = f"{name}_" if keyword.iskeyword(name) or hasattr(viewsets.GenericViewSet, name) else name
+    handler.__doc__ = summary
+    slug = name.replace("_", "-")
+    return action(detail=True, methods=["post"], url_path=slug, url_name=slug)(handler)
+
+
+def _class_or_400(code: str, kind: str, field: str = "minor_class") -> Any:
+    found = minor_class_by_full_code(code, kind=kind)
+    if found is None:
+        raise exceptions.ValidationError({field: [_("No class of this kind has this code.")]})
+    return found
+
+
+def _register(case: Case, user: Any, d: dict[str, Any]) -> Any:
+    code = d.get("minor_class")
+    minor_class = _class_or_400(code, case.kind) if code else None
+    return services.case_register(
+        case=case, actor=user, reason=d["reason"], minor_class=minor_class, urgency=d.get("urgency")
+    )
+
+
+def _merge(case: Case, user: Any, d: dict[str, Any]) -> Any:
+    master = selectors.cases_visible_to(user).filter(pk=d["master"]).first()
+    if master is None:
+        raise exceptions.ValidationError({"master": [_("No such case in your scope.")]})
+    return services.case_merge(case=case, master=master, actor=user, reason=d["reason"])
+
+
+class CaseViewSet(viewsets.ReadOnlyModelViewSet):
+    """Cases the caller may see: those located in the divisions their units cover, and those their units
+    lead or support. Citizens and devices see none here (they may still report)."""
+
+    queryset = Case.objects.none()
+    serializer_class = s.CaseSerializer
+    filterset_class = CaseFilter
+    bbox_filter_field = "location"  # for the GeoJSON list's ?in_bbox=
+    bbox_filter_include_overlapping = True
+
+    def get_queryset(self) -> QuerySet[Case]:
+        cases = _with_deadline(selectors.cases_visible_to(self.request.user)).select_related(
+            "minor_class__major", "district", "street", "grid_cell", "lead_unit"
+        )
+        if self.action == "retrieve":
+            cases = cases.prefetch_related(
+                "supporting_units",
+                Prefetch("events", queryset=CaseEvent.objects.select_related("actor", "unit").order_by("seq")),
+                Prefetch("photos", queryset=CasePhoto.objects.select_related("event")),
+            )
+        return cases.order_by("-reported_at", "-id")
+
+    def get_serializer_class(self) -> type[Serializer]:
+        if self.action == "retrieve":
+            return s.CaseDetailSerializer
+        if self.action == "geojson":
+            return s.CaseFeatureSerializer
+        return s.CaseSerializer
+
+    @extend_schema(
+        operation_id="cases_report",
+        request=s.CaseReportInputSerializer,
+        responses={201: s.CaseSerializer, 400: REFUSALS[400], 403: REFUSALS[403]},
+    )
+    def create(self, request: Request) -> Response:
+        """Report a case (any source the caller may report from; devices: video_ai and sensor_alarm).
+
+        `srs=gcj02` converts the position from Chinese web-map coordinates to WGS 84 before anything else.
+        """
+        body = s.CaseReportInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        d = body.validated_data
+        lon, lat = d["lon"], d["lat"]
+        if d["srs"] == GCJ02:
+            lon, lat = gcj02_to_wgs84(lon, lat)
+        minor_class = _class_or_400(d["minor_class"], d["kind"])
+        with service_errors(d, ("photos",)):
+            case = services.case_report(
+                source=d["source"],
+                minor_class=minor_class,
+                location=Point(lon, lat, srid=4326),
+                description=d["description"],
+                reporter=request.user,
+                photos=d["photos"],
+                component_code=d["component_code"] or None,
+                urgency=d["urgency"],
+                address=d["address"],
+                reporter_name=d["reporter_name"],
+                reporter_phone=d["reporter_phone"],
+                camera_id=d["camera_id"],
+                confidence=d["confidence"],
+                alarm_ref=d["alarm_ref"],
+            )
+        return Response(s.CaseSerializer(_one_case(case)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="cases_geojson_list", filters=True)
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=GeoJsonLimitOffsetPagination,
+        filter_backends=[*viewsets.ReadOnlyModelViewSet.filter_backends, InBBoxFilter],
+    )
+    def geojson(self, request: Request) -> Response:
+        """The same list as a GeoJSON FeatureCollection (WGS 84 points), with `?in_bbox=` too."""
+        return self.list(request)
+
+    verify = _transition(
+        "verify",
+        s.VerifyInputSerializer,
+        lambda c, u, d: services.case_verify(
+            case=c, actor=u, confirmed=d["confirmed"], reason=d["reason"], photos=d["photos"]
+        ),
+        "Verify on site (核实): the grid's inspector.",
+        photo_fields=("photos",),
+    )
+    register = _transition("register", s.RegisterInputSerializer, _register, "Register (立案): an intake clerk.")
+    reject = _transition(
+        "reject",
+        s.ReasonInputSerializer,
+        lambda c, u, d: services.case_reject(case=c, actor=u, reason=d["reason"]),
+        "Do not register (不予立案), with the reason: an intake clerk.",
+    )
+    merge = _transition("merge", s.MergeInputSerializer, _merge, "Merge as a duplicate of `master`: an intake clerk.")
+    dispatch_ = _transition(
+        "dispatch",
+        s.DispatchInputSerializer,
+        lambda c, u, d: services.case_dispatch(
+            case=c, actor=u, lead_unit=d["lead_unit"], supporting_units=d["supporting_units"], reason=d["reason"]
+        ),
+        "Dispatch or re-dispatch (派遣); without lead_unit the routing table decides: a dispatcher.",
+    )
+    accept = _transition(
+        "accept",
+        s.EmptyInputSerializer,
+        lambda c, u, d: services.case_accept(case=c, actor=u),
+        "Accept (接收): a handler of the lead unit.",
+    )
+    return_ = _transition(
+        "return",
+        s.ReasonInputSerializer,
+        lambda c, u, d: services.case_return(case=c, actor=u, reason=d["reason"]),
+        "Return (退回, not ours), with the reason: a handler of the lead unit.",
+    )
+    request_extension = _transition(
+        "request_extension",
+        s.RequestExtensionInputSerializer,
+        lambda c, u, d: services.case_request_extension(
+            case=c, actor=u, amount=d["amount"], unit=d["unit"], reason=d["reason"]
+        ),
+        "Request an extension (延期): a handler of the lead unit.",
+    )
+    decide_extension = _transition(
+        "decide_extension",
+        s.DecideExtensionInputSerializer,
+        lambda c, u, d: services.case_decide_extension(case=c, actor=u, approved=d["approved"], reason=d["reason"]),
+        "Approve or refuse a pending extension: a dispatcher or intake clerk.",
+    )
+    hold = _transition(
+        "hold",
+        s.ReasonInputSerializer,
+        lambda c, u, d: services.case_hold(case=c, actor=u, reason=d["reason"]),
+        "Put on hold (挂账): a dispatcher, clerk or leader.",
+    )
+    resume = _transition(
+        "resume",
+        s.OptionalReasonInputSerializer,
+        lambda c, u, d: services.case_resume(case=c, actor=u, reason=d["reason"]),
+        "Take off hold: a dispatcher, clerk or leader.",
+    )
+    feedback = _transition(
+        "feedback",
+        s.FeedbackInputSerializer,
+        lambda c, u, d: services.case_feedback(
+            case=c,
+            actor=u,
+            description=d["description"],
+            after_photos=d["after_photos"],
+            before_photos=d["before_photos"],
+        ),
+        "Report the work done (处置反馈) with after-photos: a handler of the lead unit.",
+        photo_fields=("before_photos", "after_photos"),
+    )
+    check = _transition(
+        "check",
+        s.CheckInputSerializer,
+        lambda c, u, d: services.case_check(
+            case=c, actor=u, passed=d["passed"], reason=d["reason"], photos=d["photos"]
+        ),
+        "Check on site (核查): passed closes, failed sends back as rework: the grid's inspector.",
+        photo_fields=("photos",),
+    )
+    close = _transition(
+        "close",
+        s.CloseInputSerializer,
+        lambda c, u, d: services.case_check(case=c, actor=u, passed=True, reason=d["reason"], photos=d["photos"]),
+        "Close (结案): a passed check by the grid's inspector.",
+        photo_fields=("photos",),
+    )
+    cancel = _transition(
+        "cancel",
+        s.ReasonInputSerializer,
+        lambda c, u, d: services.case_cancel(case=c, actor=u, reason=d["reason"]),
+        "Cancel (作废), with the reason: an intake clerk.",
+    )
+    reopen = _transition(
+        "reopen",
+        s.ReasonInputSerializer,
+        lambda c, u, d: services.case_reopen(case=c, actor=u, reason=d["reason"]),
+        "Reopen a closed case, with the reason: a leader.",
+    )
+    flag_key = _transition(
+        "flag_key",
+        s.FlagKeyInputSerializer,
+        lambda c, u, d: services.case_flag_key(case=c, actor=u, key=d["key"], reason=d["reason"]),
+        "Put on (or take off) the key list (重点): a leader.",
+    )
+    supervise = _transition(
+        "supervise",
+        s.SuperviseInputSerializer,
+        lambda c, u, d: services.case_supervise(case=c, actor=u, text=d["text"], to_unit=d["to_unit"]),
+        "Supervise (督办), addressed to a unit (default the lead unit): a leader.",
+    )
+    urge = _transition(
+        "urge",
+        s.SuperviseInputSerializer,
+        lambda c, u, d: services.case_urge(case=c, actor=u, text=d["text"], to_unit=d["to_unit"]),
+        "Urge (催办), addressed to a unit (default the lead unit): a leader, dispatcher or clerk.",
+    )
+
+
+class RoutingRuleViewSet(viewsets.ReadOnlyModelViewSet):
+    """The routing table (派遣规则), read-only; staff only (citizens and devices see an empty table)."""
+
+    queryset = RoutingRule.objects.none()
+    serializer_class = s.RoutingRuleSerializer
+
+    def get_queryset(self) -> QuerySet[RoutingRule]:
+        if scope_for(self.request.user).is_empty:
+            return RoutingRule.objects.none()
+        return selectors.routing_rules_list()

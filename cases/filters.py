@@ -1,0 +1,54 @@
+"""Query filters of the case list. Places and units filter by id without a lookup of the target, so an id
+outside the caller's scope simply matches nothing."""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.validators import RegexValidator
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Case, Source, Status
+from catalogue.models import ClassKind, Urgency
+from geography.filters import IdFilter
+
+_MINOR_CLASS_CODE = RegexValidator(r"^[0-9]{4}$", _("A minor class code is 4 digits: major + minor, e.g. 0101."))
+
+
+class CaseFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, help_text=_("Repeat for several."))
+    source = django_filters.MultipleChoiceFilter(choices=Source.choices, help_text=_("Repeat for several."))
+    kind = django_filters.ChoiceFilter(choices=ClassKind.choices)
+    minor_class = django_filters.CharFilter(
+        method="filter_minor_class",
+        validators=[_MINOR_CLASS_CODE],
+        help_text=_("4-digit minor class code (major + minor), e.g. 0101; combine with kind."),
+    )
+    major_class = django_filters.CharFilter(field_name="minor_class__major__code", help_text=_("2-digit major code."))
+    urgency = django_filters.ChoiceFilter(choices=Urgency.choices)
+    district = IdFilter(field_name="district_id")
+    street = IdFilter(field_name="street_id")
+    community = IdFilter(field_name="community_id")
+    grid_cell = IdFilter(field_name="grid_cell_id")
+    unit = IdFilter(method="filter_unit", help_text=_("Lead or supporting unit id."))
+    reported_after = django_filters.IsoDateTimeFilter(field_name="reported_at", lookup_expr="gte")
+    reported_before = django_filters.IsoDateTimeFilter(field_name="reported_at", lookup_expr="lt")
+    is_overdue = django_filters.BooleanFilter()
+    is_key = django_filters.BooleanFilter()
+    is_difficult = django_filters.BooleanFilter()
+    number = django_filters.CharFilter()
+    ordering = django_filters.OrderingFilter(
+        fields=(("reported_at", "reported_at"), ("deadline", "deadline"), ("id", "id")),
+        help_text=_("reported_at or deadline, - for descending; the default is -reported_at."),
+    )
+
+    class Meta:
+        model = Case
+        fields: list[str] = []
+
+    def filter_minor_class(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+        return queryset.filter(minor_class__major__code=value[:2], minor_class__code=value[2:])
+
+    def filter_unit(self, queryset: QuerySet[Case], name: str, value: int) -> QuerySet[Case]:
+        supported = Case.supporting_units.through.objects.filter(unit_id=value).values("case_id")
+        return queryset.filter(lead_unit_id=value) | queryset.filter(pk__in=supported)

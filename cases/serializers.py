@@ -1,0 +1,336 @@
+"""API shapes of cases: the list row, its GeoJSON feature, the detail with timeline and photos, and one
+input serializer per intake or workflow action (photos come as repeated multipart files)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Source
+from cases.workflow import allowed_actions
+from catalogue.models import ClassKind, Urgency
+from geography.coords import SUPPORTED_SRS, WGS84
+from organisations.models import OrgUnit
+from workcalendar.units import TimeUnit
+
+# --- output
+
+CASE_FIELDS = [
+    "id",
+    "number",
+    "source",
+    "status",
+    "status_display",
+    "kind",
+    "minor_class",
+    "minor_class_code",
+    "minor_class_name",
+    "urgency",
+    "description",
+    "address",
+    "district",
+    "district_name",
+    "street",
+    "street_name",
+    "community",
+    "grid_cell",
+    "grid_cell_code",
+    "lead_unit",
+    "lead_unit_name",
+    "is_key",
+    "is_difficult",
+    "is_overdue",
+    "return_count",
+    "rework_count",
+    "reported_at",
+    "deadline",
+    "closed_at",
+]
+
+
+class _CaseFieldsMixin(serializers.Serializer):
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    minor_class_code = serializers.CharField(source="minor_class.full_code", read_only=True)
+    minor_class_name = serializers.CharField(source="minor_class.name", read_only=True)
+    district_name = serializers.CharField(source="district.name", read_only=True)
+    street_name = serializers.CharField(source="street.name", read_only=True, allow_null=True, default=None)
+    grid_cell_code = serializers.CharField(source="grid_cell.code", read_only=True, allow_null=True, default=None)
+    lead_unit_name = serializers.CharField(source="lead_unit.name", read_only=True, allow_null=True, default=None)
+    deadline = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text=_("The deadline of the stage the case is in (none when final).")
+    )
+
+
+class CaseSerializer(_CaseFieldsMixin, serializers.ModelSerializer):
+    """A case in lists; `lon`/`lat` are WGS 84."""
+
+    lon = serializers.FloatField(source="location.x", read_only=True)
+    lat = serializers.FloatField(source="location.y", read_only=True)
+
+    class Meta:
+        model = Case
+        fields = [*CASE_FIELDS, "lon", "lat"]
+        read_only_fields = fields
+
+
+class CaseFeatureSerializer(_CaseFieldsMixin, GeoFeatureModelSerializer):
+    """A case as a GeoJSON feature (WGS 84 point)."""
+
+    class Meta:
+        model = Case
+        geo_field = "location"
+        fields = CASE_FIELDS
+        read_only_fields = fields
+
+
+class CaseEventSerializer(serializers.ModelSerializer):
+    actor_name = serializers.SerializerMethodField()
+    unit_name = serializers.CharField(source="unit.name", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = CaseEvent
+        fields = [
+            "seq",
+            "action",
+            "from_status",
+            "to_status",
+            "actor",
+            "actor_name",
+            "actor_role",
+            "unit",
+            "unit_name",
+            "reason",
+            "data",
+            "created_at",
+            "hash",
+        ]
+        read_only_fields = fields
+
+    def get_actor_name(self, event: CaseEvent) -> str | None:
+        if event.actor is None:
+            return None
+        return event.actor.full_name or event.actor.username
+
+
+class CasePhotoSerializer(serializers.ModelSerializer):
+    url = serializers.FileField(source="file", read_only=True)
+    event_seq = serializers.IntegerField(source="event.seq", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = CasePhoto
+        fields = ["id", "phase", "url", "content_type", "width", "height", "taken_at", "event_seq", "created_at"]
+        read_only_fields = fields
+
+
+class CaseDetailSerializer(CaseSerializer):
+    """One case: the list fields, its deadlines and clock, supporting units, timeline, photos and next actions."""
+
+    events = CaseEventSerializer(many=True, read_only=True)
+    photos = CasePhotoSerializer(many=True, read_only=True)
+    supporting_units = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    allowed_actions = serializers.SerializerMethodField(
+        help_text=_("Actions the workflow allows from the case's status (the caller's roles are checked on POST).")
+    )
+
+    class Meta(CaseSerializer.Meta):
+        fields = [
+            *CaseSerializer.Meta.fields,
+            "camera_id",
+            "confidence",
+            "alarm_ref",
+            "component",
+            "reporter_name",
+            "verified_true",
+            "supporting_units",
+            "duplicate_candidate",
+            "duplicate_of",
+            "self_handled",
+            "time_limits",
+            "verify_due_at",
+            "register_due_at",
+            "dispatch_due_at",
+            "handle_due_at",
+            "check_due_at",
+            "paused_since",
+            "pending_extension",
+            "verified_at",
+            "registered_at",
+            "dispatched_at",
+            "accepted_at",
+            "handled_at",
+            "checked_at",
+            "updated_at",
+            "allowed_actions",
+            "events",
+            "photos",
+        ]
+        read_only_fields = fields
+
+    def get_allowed_actions(self, case: Case) -> list[str]:
+        return allowed_actions(case.status)
+
+
+class RoutingRuleSerializer(serializers.ModelSerializer):
+    minor_class_code = serializers.CharField(
+        source="minor_class.full_code", read_only=True, allow_null=True, default=None
+    )
+    major_class_code = serializers.CharField(source="major_class.code", read_only=True, allow_null=True, default=None)
+    lead_unit_name = serializers.CharField(source="lead_unit.name", read_only=True)
+    supporting_units = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "id",
+            "minor_class",
+            "minor_class_code",
+            "major_class",
+            "major_class_code",
+            "district",
+            "street",
+            "lead_unit",
+            "lead_unit_name",
+            "supporting_units",
+            "priority",
+            "is_active",
+            "note",
+        ]
+        read_only_fields = fields
+
+
+# --- input
+
+
+def _photos(help_text: Any) -> serializers.ListField:
+    # Plain files: the content is checked by photos.services.photo_accept in the service, not by name or type.
+    return serializers.ListField(child=serializers.FileField(), required=False, default=list, help_text=help_text)
+
+
+def _reason(*, required: bool = False) -> serializers.CharField:
+    if required:
+        return serializers.CharField()
+    return serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CaseReportInputSerializer(serializers.Serializer):
+    """A new report. JSON, or multipart with `photos` repeated once per file."""
+
+    source = serializers.ChoiceField(choices=Source.choices)
+    kind = serializers.ChoiceField(
+        choices=ClassKind.choices, help_text=_("The class's kind: codes repeat across kinds.")
+    )
+    minor_class = serializers.RegexField(
+        r"^[0-9]{4}$", help_text=_("4-digit class code, major + minor, e.g. 0101."), max_length=4
+    )
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    srs = serializers.ChoiceField(
+        choices=SUPPORTED_SRS,
+        default=WGS84,
+        help_text=_("wgs84 (GPS, the default) or gcj02 (Chinese web maps); converted to WGS 84 here."),
+    )
+    description = serializers.CharField()
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.NORMAL)
+    address = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    component_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=32)
+    reporter_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    reporter_phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=32)
+    camera_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    confidence = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0, max_value=1)
+    alarm_ref = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    photos = _photos(_("Evidence photos."))
+
+
+class VerifyInputSerializer(serializers.Serializer):
+    confirmed = serializers.BooleanField(default=True, help_text=_("Whether the report is true."))
+    reason = _reason()
+    photos = _photos(_("Verification photos."))
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    reason = _reason()
+    minor_class = serializers.RegexField(
+        r"^[0-9]{4}$", required=False, max_length=4, help_text=_("A corrected class (4-digit code, same kind).")
+    )
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+
+
+class ReasonInputSerializer(serializers.Serializer):
+    reason = _reason(required=True)
+
+
+class OptionalReasonInputSerializer(serializers.Serializer):
+    reason = _reason()
+
+
+class EmptyInputSerializer(serializers.Serializer):
+    pass
+
+
+class MergeInputSerializer(serializers.Serializer):
+    master = serializers.IntegerField(help_text=_("Id of the case this one duplicates."))
+    reason = _reason()
+
+
+class DispatchInputSerializer(serializers.Serializer):
+    lead_unit = serializers.PrimaryKeyRelatedField(
+        queryset=OrgUnit.objects.all(), required=False, allow_null=True, default=None,
+        help_text=_("Empty: the routing table decides."),
+    )  # fmt: skip
+    supporting_units = serializers.PrimaryKeyRelatedField(
+        queryset=OrgUnit.objects.all(), many=True, required=False, default=None
+    )
+    reason = _reason()
+
+
+class RequestExtensionInputSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=1)
+    unit = serializers.ChoiceField(choices=TimeUnit.choices)
+    reason = _reason(required=True)
+
+
+class DecideExtensionInputSerializer(serializers.Serializer):
+    approved = serializers.BooleanField()
+    reason = _reason()
+
+
+class FeedbackInputSerializer(serializers.Serializer):
+    description = serializers.CharField(help_text=_("What was done."))
+    after_photos = serializers.ListField(child=serializers.FileField(), min_length=1)
+    before_photos = _photos(_("Photos from before handling."))
+
+
+class CheckInputSerializer(serializers.Serializer):
+    passed = serializers.BooleanField()
+    reason = _reason()
+    photos = _photos(_("Check photos."))
+
+
+class CloseInputSerializer(serializers.Serializer):
+    """A passed check (核查通过, 结案)."""
+
+    reason = _reason()
+    photos = _photos(_("Check photos."))
+
+
+class FlagKeyInputSerializer(serializers.Serializer):
+    key = serializers.BooleanField(default=True)
+    reason = _reason()
+
+
+class SuperviseInputSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    to_unit = serializers.PrimaryKeyRelatedField(
+        queryset=OrgUnit.objects.all(), required=False, allow_null=True, default=None,
+        help_text=_("Empty: the lead unit."),
+    )  # fmt: skip
+
+
+class ErrorSerializer(serializers.Serializer):
+    """A refusal: `detail` says why; 400s name the fields instead."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False)
