@@ -61,8 +61,28 @@ def logins_create() -> demo.StageResult:
     return demo.StageResult("demo logins", created=len(result.created), detail=", ".join(result.created))
 
 
+def cases_history(*, count: int, progress: Callable[[int, int], None] | None = None) -> demo.StageResult:
+    """Past cases through the real services (cases.demo), unless the city has cases already."""
+    from cases import demo as case_demo
+    from cases.models import FINAL_STATUSES
+
+    if count <= 0:
+        return demo.StageResult("case history", skipped=True, detail="--cases 0")
+    result = case_demo.case_history_build(count=count, progress=progress)
+    if result.skipped:
+        return demo.StageResult("case history", skipped=True, detail="the city has cases already")
+    open_ = sum(n for status, n in result.by_status.items() if status not in FINAL_STATUSES)
+    detail = (
+        f"{result.events:,} events, {open_:,} still open, {result.created / max(result.seconds, 0.001):.0f} cases/s"
+    )
+    return demo.StageResult("case history", created=result.created, detail=detail)
+
+
 class Command(BaseCommand):
-    help = "Build the demo city: districts, streets, communities, the unit grid, organisations, logins, components."
+    help = (
+        "Build the demo city: districts, streets, communities, the unit grid, organisations, logins, components, "
+        "and a month of cases."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -83,10 +103,26 @@ class Command(BaseCommand):
             help="multiply each district's grid core radius (default 1.0, about 53,000 cells; 0.1 for tests)",
         )
 
+        parser.add_argument(
+            "--cases",
+            type=int,
+            default=None,
+            help="past cases to create through the workflow when there are none "
+            "(default cases.demo.DEFAULT_CASES, 2,000; about 60 ms each on two cores; 0 skips)",
+        )
+
     def handle(self, *args: object, **options: object) -> None:
         target = demo.FULL_SCALE_COMPONENTS if options["scale"] else int(options["components"])
         core_scale = float(options["core_scale"])
         verbose = int(options["verbosity"]) >= 1
+        from cases import demo as case_demo
+
+        cases = case_demo.DEFAULT_CASES if options["cases"] is None else int(options["cases"])
+
+        def progress(done: int, total: int) -> None:
+            if verbose and done < total:
+                self.stdout.write(f"    {done:,} of {total:,} cases")
+
         stages: list[Callable[[], demo.StageResult]] = [
             demo.districts_load,
             demo.streets_and_communities_build,
@@ -96,6 +132,7 @@ class Command(BaseCommand):
             org_tree_build,
             logins_create,
             lambda: demo.components_build(target=target, progress=verbose and target > 500_000),
+            lambda: cases_history(count=cases, progress=progress),
         ]
         started = time.monotonic()
         for stage in stages:
