@@ -16,12 +16,12 @@ from django.contrib.gis.geos import Point
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import Count
-from django.test.utils import override_settings
 from django.utils import timezone
 from PIL import Image
 
 from cases import services
 from cases.clock import clock_at
+from cases.events import publishing_suppressed
 from cases.models import Case, CaseEvent, RoutingRule, Source, Status
 from cases.workflow import NEEDS_VERIFICATION, STAGE_OF_STATUS
 from catalogue.models import ClassKind, MajorClass, MinorClass, Urgency
@@ -561,7 +561,7 @@ def case_history_build(
         return HistoryResult(skipped=True)
     rng = random.Random(seed)
     # The past is not news: no live hints to the Channels groups for events that happened weeks ago.
-    with override_settings(CHANNEL_LAYERS={}), transaction.atomic():
+    with publishing_suppressed(), transaction.atomic():
         routing_rules_create()
         spots = spots_sample(count=count, rng=rng, seed=seed)
         catalogue = catalogue_weighted()

@@ -8,7 +8,9 @@ unreachable channel layer is logged, never raised.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -18,6 +20,20 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "case.changed"  # consumers handle it in a `case_changed` method
+
+_local = threading.local()
+
+
+@contextmanager
+def publishing_suppressed() -> Iterator[None]:
+    """No live hints from this thread inside the block: for bulk back-filling (the demo history),
+    where nobody watches and tens of thousands of messages would only flood the channel layer."""
+    previous = getattr(_local, "suppressed", False)
+    _local.suppressed = True
+    try:
+        yield
+    finally:
+        _local.suppressed = previous
 
 
 def case_groups(*, district_id: int | None, street_id: int | None, unit_ids: Iterable[int]) -> list[str]:
@@ -31,6 +47,8 @@ def case_groups(*, district_id: int | None, street_id: int | None, unit_ids: Ite
 
 def publish_on_commit(*, groups: list[str], message: dict[str, Any]) -> None:
     """Send `message` to `groups` once the current transaction commits (never if it rolls back)."""
+    if getattr(_local, "suppressed", False):
+        return
     payload = {"type": MESSAGE_TYPE, **message}
     transaction.on_commit(lambda: _send(groups, payload))
 

@@ -90,3 +90,22 @@ def test_an_unreachable_channel_layer_is_logged_not_raised(
     assert "could not publish case change" in caplog.text
     case.refresh_from_db()
     assert case.status == Status.REGISTERED
+
+
+def test_nothing_is_published_while_publishing_is_suppressed_and_it_resumes_after(
+    world: CaseWorld, django_capture_on_commit_callbacks: Any
+) -> None:
+    from cases.events import publishing_suppressed
+
+    first = case_in(world, Status.REPORTED)
+    second = case_in(world, Status.REPORTED)
+
+    with django_capture_on_commit_callbacks(execute=False) as suppressed, publishing_suppressed():
+        services.case_register(case=first, actor=world.clerk)
+    with django_capture_on_commit_callbacks(execute=False) as published:
+        services.case_register(case=second, actor=world.clerk)
+
+    first.refresh_from_db()
+    assert first.status == Status.REGISTERED
+    assert suppressed == []
+    assert len(published) == 1
