@@ -457,3 +457,6 @@ class Supervision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.case} → {self.to_unit}"
+
+
+from cases.alerts import CaseDeadlineWarning, OperatingMode  # noqa: E402, F401 (models of this app, kept apart)

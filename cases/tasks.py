@@ -1,0 +1,20 @@
+"""Celery tasks of the cases app: thin wrappers around services, idempotent, safe to run at any time."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from cases.sweep import deadlines_sweep, overdue_urge
+
+
+@shared_task(name="cases.sweep_deadlines", ignore_result=False)
+def sweep_deadlines() -> dict[str, int]:
+    """The every-minute deadline sweep (beat: CELERY_BEAT_SCHEDULE["cases-sweep-deadlines"])."""
+    result = deadlines_sweep()
+    return {"overdue": result.overdue, "cleared": result.cleared, "warned": result.warned}
+
+
+@shared_task(name="cases.urge_overdue")
+def urge_overdue(alert_ids: list[int]) -> int:
+    """The platform's urging for newly overdue handling deadlines (once per alert); returns how many were sent."""
+    return sum(1 for alert_id in alert_ids if overdue_urge(alert_id=alert_id) is not None)
