@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from cases.alerts import CaseDeadlineWarning, OperatingMode, operating_mode_set
 from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Supervision
 from organisations.admin import CityAdministratorPermissions
 
@@ -96,3 +97,31 @@ class SupervisionAdmin(ReadOnlyMixin, CityAdministratorPermissions, admin.ModelA
     list_filter = ("kind",)
     list_select_related = ("case", "by", "to_unit")
     search_fields = ("^case__number",)
+
+
+@admin.register(CaseDeadlineWarning)
+class CaseDeadlineWarningAdmin(ReadOnlyMixin, CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = ("case", "stage", "kind", "due_at", "created_at")
+    list_filter = ("kind", "stage")
+    search_fields = ("case__number",)
+    list_select_related = ("case",)
+    raw_id_fields = ("case",)
+    show_full_result_count = False
+
+
+@admin.register(OperatingMode)
+class OperatingModeAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    """The mode history; adding a row switches the platform's mode (through the service)."""
+
+    list_display = ("mode", "note", "set_by", "set_at")
+    fields = ("mode", "note")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # history: switch by adding a new mode, never by editing an old one
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: OperatingMode, form: Any, change: bool) -> None:
+        created = operating_mode_set(mode=obj.mode, actor=request.user, note=obj.note)
+        obj.pk, obj.set_by, obj.set_at = created.pk, created.set_by, created.set_at

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AlertKind(models.TextChoices):
@@ -46,9 +47,13 @@ class CaseDeadlineWarning(models.Model):
 
 
 class Mode(models.TextChoices):
-    NORMAL = "normal", _("Normal")  # 常态
-    EMERGENCY = "emergency", _("Emergency")  # 应急
-    MAJOR_EVENT = "major_event", _("Major event")  # 重大活动保障: every open case is a key case
+    # Own context: "Normal" is also a component status (完好) and an urgency (一般).
+    NORMAL = "normal", pgettext_lazy("operating mode", "Normal")  # 常态
+    EMERGENCY = "emergency", pgettext_lazy("operating mode", "Emergency")  # 应急
+    MAJOR_EVENT = (
+        "major_event",
+        pgettext_lazy("operating mode", "Major event"),
+    )  # 重大活动保障: every open case is a key case
 
 
 class OperatingMode(models.Model):

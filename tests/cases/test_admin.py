@@ -69,3 +69,16 @@ def test_a_routing_rule_must_name_one_class_level(world: CaseWorld, admin_client
     response = admin_client_for_city.post(reverse("admin:cases_routingrule_add"), data)
     assert response.status_code == 200  # the form comes back with the error
     assert RoutingRule.objects.count() == 1  # the world's rule only
+
+
+def test_an_administrator_switches_to_major_event_mode_through_the_admin(admin_client: Any) -> None:
+    from cases.alerts import Mode, OperatingMode, operating_mode_current
+
+    response = admin_client.post(
+        reverse("admin:cases_operatingmode_add"), {"mode": Mode.MAJOR_EVENT, "note": "上合峰会保障"}
+    )
+
+    assert response.status_code == 302
+    assert operating_mode_current() == Mode.MAJOR_EVENT
+    row = OperatingMode.objects.get()
+    assert row.set_by.username == "admin"
