@@ -20,6 +20,9 @@ from catalogue.models import MinorClass
 from geography.models import Component
 from organisations.selectors import Scope, _located_q, scope_for
 
+# A case fetched for a transition carries its supporting units' ids under this name (cases.services.core.lock_case).
+SUPPORT_IDS_ATTR = "support_unit_ids"
+
 # A report about a component without its code is linked to the nearest one of its class this close.
 COMPONENT_LINK_RADIUS_M = 5
 
@@ -56,7 +59,12 @@ def case_is_visible_to(user: Any, case: Case) -> bool:
         or case.lead_unit_id in scope.unit_ids
     ):
         return True
-    return bool(scope.unit_ids) and case.support_links.filter(unit_id__in=scope.unit_ids).exists()
+    if not scope.unit_ids:
+        return False
+    support = getattr(case, SUPPORT_IDS_ATTR, None)
+    if support is not None:
+        return not scope.unit_ids.isdisjoint(support)
+    return case.support_links.filter(unit_id__in=scope.unit_ids).exists()
 
 
 def case_get_for_user_or_404(user: Any, pk: Any) -> Case:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
@@ -18,12 +19,14 @@ from cases import clock
 from cases.events import case_groups, publish_on_commit
 from cases.log import STAGE_COMPLETED_BY, event_hash, iso, on_time
 from cases.models import Case, CaseEvent, CasePhoto, CaseSupportingUnit, Status
-from cases.selectors import case_is_visible_to
+from cases.selectors import SUPPORT_IDS_ATTR, case_is_visible_to
 from cases.workflow import TRANSITIONS
 from organisations.models import Membership, OrgUnit, UnitType, User
+from organisations.selectors import _CACHE_ATTR as SCOPE_CACHE_ATTR
 from photos.services import AcceptedPhoto, photo_accept
 from photos.storage import saving_photos
 
+_MEMBERSHIPS_ATTR = "_cases_memberships"
 SYSTEM_ROLE = "system"  # the actor of changes nobody signed in made: cameras without an account, the sweep
 
 # (phase, upload): an upload is a Django File or a binary file object.
@@ -79,6 +82,25 @@ def unit_is_within(unit: OrgUnit, target: OrgUnit | None) -> bool:
     return target is not None and target.path.startswith(unit.path)
 
 
+def _memberships(user: User) -> list[Membership]:
+    """The user's memberships with their units, in id order, cached on the user object along with its scope
+    (organisations.selectors.scope_for): for a request, or until a long-lived holder asks for a fresh scope."""
+    # The scope object as cached now (None if not computed yet; not computed here, intake does not need it):
+    # when scope_for(fresh=True) replaces it, the memberships are read again too.
+    scope = getattr(user, SCOPE_CACHE_ATTR, None)
+    cached = getattr(user, _MEMBERSHIPS_ATTR, None)
+    if cached is not None and cached[0] is scope:
+        return cached[1]
+    memberships = list(Membership.objects.filter(user=user).select_related("unit").order_by("id"))
+    setattr(user, _MEMBERSHIPS_ATTR, (scope, memberships))
+    return memberships
+
+
+def holds_role(user: User, role: str) -> bool:
+    """Whether the user holds `role` in any unit (or none)."""
+    return any(membership.role == role for membership in _memberships(user))
+
+
 def acting_as(
     user: User | None,
     *,
@@ -90,8 +112,10 @@ def acting_as(
     """The first of the user's roles in `roles` held in a unit that covers the case, or None."""
     if user is None or not user.is_active:
         return None
-    memberships = Membership.objects.filter(user=user, role__in=list(roles)).select_related("unit").order_by("id")
-    for membership in memberships:
+    wanted = set(roles)
+    for membership in _memberships(user):
+        if membership.role not in wanted:
+            continue
         unit = membership.unit
         if unit is None:
             if coverage == "none":
@@ -157,6 +181,32 @@ def append_event(
 ) -> CaseEvent:
     """Write the case's next event, chained to the previous one. The caller holds the case's row lock
     (or has just created the row) and saves event_count and last_event_hash, which this sets."""
+    event = next_event(
+        case=case,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        acting=acting,
+        reason=reason,
+        data=data,
+        at=at,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def next_event(
+    *,
+    case: Case,
+    action: str,
+    from_status: str,
+    to_status: str,
+    acting: Acting,
+    reason: str,
+    data: dict[str, Any],
+    at: dt.datetime,
+) -> CaseEvent:
+    """The case's next event, hashed but not saved (intake builds it before the case row, whose id it knows)."""
     seq = case.event_count + 1
     fields = {
         "seq": seq,
@@ -172,7 +222,7 @@ def append_event(
         "prev_hash": case.last_event_hash,
     }
     digest = event_hash(case_id=case.pk, **fields)
-    event = CaseEvent.objects.create(case=case, hash=digest, **fields)
+    event = CaseEvent(case=case, hash=digest, **fields)
     case.event_count = seq
     case.last_event_hash = digest
     return event
@@ -183,21 +233,39 @@ def notify(case: Case, *, action: str, unit_ids: Iterable[int] | None = None) ->
     if unit_ids is None:
         unit_ids = []
         if case.lead_unit_id is not None:
-            unit_ids = [
-                case.lead_unit_id,
-                *CaseSupportingUnit.objects.filter(case=case).values_list("unit_id", flat=True),
-            ]
+            support = getattr(case, SUPPORT_IDS_ATTR, None)
+            if support is None:
+                support = CaseSupportingUnit.objects.filter(case=case).values_list("unit_id", flat=True)
+            unit_ids = [case.lead_unit_id, *support]
     publish_on_commit(
         groups=case_groups(district_id=case.district_id, street_id=case.street_id, unit_ids=unit_ids),
         message={"case": case.pk, "number": case.number, "action": action, "status": case.status},
     )
 
 
-def lock_case(case: Case) -> Case:
-    """The case's row, locked until the transaction ends (serialises concurrent transitions)."""
-    return (
-        Case.objects.select_for_update(of=("self",)).select_related("lead_unit", "minor_class__major").get(pk=case.pk)
-    )
+# The supporting units' ids, read with the lock (raw SQL: compiling it as a subquery costs more than running it).
+_SUPPORT_IDS_SQL = (
+    "ARRAY(SELECT u.unit_id FROM cases_casesupportingunit u WHERE u.case_id = cases_case.id ORDER BY u.unit_id)"
+)
+# Related rows a transition may read from the locked case; taken from the caller's object when it holds them
+# for the same ids, else loaded when first used (joining them into the lock costs more than it saves).
+_REUSED_RELATIONS = ("minor_class", "lead_unit")
+
+
+def lock_case(case: Case, *, with_lead_unit: bool = False) -> Case:
+    """The case's row, locked until the transaction ends (serialises concurrent transitions), with its
+    supporting units' ids (SUPPORT_IDS_ATTR) read in the same statement for the visibility check and notify."""
+    queryset = Case.objects.select_for_update(of=("self",)).annotate(**{SUPPORT_IDS_ATTR: RawSQL(_SUPPORT_IDS_SQL, ())})  # noqa: S611 (constant SQL)
+    if with_lead_unit:
+        queryset = queryset.select_related("lead_unit")
+    locked = queryset.get(pk=case.pk)
+    for name in _REUSED_RELATIONS:
+        field = Case._meta.get_field(name)
+        if field.is_cached(case) and not field.is_cached(locked):
+            related = field.get_cached_value(case)
+            if related is not None and related.pk == getattr(locked, field.attname):
+                field.set_cached_value(locked, related)
+    return locked
 
 
 def transition(
@@ -220,7 +288,8 @@ def transition(
     On success the caller's `case` object carries the new values too.
     """
     spec = TRANSITIONS[action]
-    locked = lock_case(case)
+    needs_lead_unit = spec.coverage == "handling_unit" and case.lead_unit_id is not None
+    locked = lock_case(case, with_lead_unit=needs_lead_unit and not Case.lead_unit.is_cached(case))
     if actor is not None and not case_is_visible_to(actor, locked):
         raise Http404("No case matches the given query.")
     if locked.status not in spec.from_statuses:

@@ -5,7 +5,9 @@ the class's time limits, flags a likely duplicate and writes the case with its f
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.gis.geos import Point
@@ -17,8 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from cases import clock
 from cases.clock import stage_due
 from cases.log import iso
-from cases.models import Case, PhotoPhase, Source, Status
-from cases.selectors import duplicate_candidate_for, nearest_component_for
+from cases.models import FINAL_STATUSES, Case, PhotoPhase, Source, Status
+from cases.selectors import COMPONENT_LINK_RADIUS_M, _degrees_covering
 from cases.services.core import (
     SYSTEM_ROLE,
     Acting,
@@ -26,7 +28,8 @@ from cases.services.core import (
     Place,
     accept_photos,
     acting_as,
-    append_event,
+    holds_role,
+    next_event,
     notify,
     save_photos,
     transition,
@@ -36,7 +39,7 @@ from catalogue.models import ClassKind, MinorClass, Stage, Urgency
 from catalogue.selectors import time_limits_for
 from geography.models import Component
 from geography.selectors import Location, locate
-from organisations.models import Membership, Role, User
+from organisations.models import Role, User
 
 
 def case_time_limits(*, minor_class: MinorClass, urgency: str) -> dict[str, dict[str, Any]]:
@@ -45,16 +48,82 @@ def case_time_limits(*, minor_class: MinorClass, urgency: str) -> dict[str, dict
     return {stage: {"amount": spec.amount, "unit": str(spec.unit)} for stage, spec in specs.items()}
 
 
-def _next_number(*, district_id: int, at: dt.datetime) -> str:
-    """<district code>-<yyyymmdd>-<serial>, e.g. 370202-20261126-000123; the serial comes from a sequence, so
-    numbering never waits on another transaction (gaps after a rollback are fine)."""
+# Everything intake reads after locate, in one statement: the case's id and serial, the district's code, the
+# class's limits at the urgency, the nearest open case of the class within its duplicate radius (as
+# cases.selectors.duplicate_candidate_for) and the nearest component of the class (as nearest_component_for).
+_INTAKE_SQL = """
+WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g)
+SELECT nextval(pg_get_serial_sequence('cases_case', 'id')),
+       nextval('cases_case_number_seq'),
+       (SELECT code FROM geography_district WHERE id = %(district)s),
+       (SELECT coalesce(json_agg(json_build_array(t.stage, t.amount, t.unit)), '[]'::json)
+        FROM catalogue_timelimit t WHERE t.minor_class_id = %(minor_class)s AND t.urgency = %(urgency)s),
+       dup.id, dup.number, comp.id, comp.code
+FROM p
+LEFT JOIN LATERAL (
+    SELECT c.id, c.number
+    FROM cases_case c
+    WHERE %(dup_radius)s > 0
+      AND c.minor_class_id = %(minor_class)s
+      AND c.status <> ALL(%(final)s)
+      AND c.location && ST_Expand(p.g, %(dup_degrees)s)
+      AND ST_DWithin(c.location::geography, p.g::geography, %(dup_radius)s)
+    ORDER BY ST_Distance(c.location::geography, p.g::geography), c.reported_at, c.id
+    LIMIT 1
+) dup ON true
+LEFT JOIN LATERAL (
+    SELECT c.id, c.code
+    FROM geography_component c
+    WHERE %(link)s
+      AND c.minor_class_id = %(minor_class)s
+      AND c.location && ST_Expand(p.g, %(link_degrees)s)
+      AND ST_DWithin(c.location::geography, p.g::geography, %(link_radius)s)
+    ORDER BY ST_Distance(c.location::geography, p.g::geography), c.id
+    LIMIT 1
+) comp ON true
+"""
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    case_id: int
+    number: str
+    limits: dict[str, dict[str, Any]]
+    duplicate: tuple[int, str] | None  # (id, number)
+    component: tuple[int, str] | None  # (id, code)
+
+
+def _lookups(
+    *, minor_class: MinorClass, urgency: str, point: Point, district_id: int, at: dt.datetime, link: bool
+) -> _Lookups:
+    radius = float(minor_class.duplicate_radius_m or 0)
+    params = {
+        "lon": point.x,
+        "lat": point.y,
+        "district": district_id,
+        "minor_class": minor_class.pk,
+        "urgency": urgency,
+        "dup_radius": radius,
+        "dup_degrees": _degrees_covering(radius, point.y),
+        "final": list(FINAL_STATUSES),
+        "link": link,
+        "link_radius": float(COMPONENT_LINK_RADIUS_M),
+        "link_degrees": _degrees_covering(COMPONENT_LINK_RADIUS_M, point.y),
+    }
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval('cases_case_number_seq'), (SELECT code FROM geography_district WHERE id = %s)",
-            [district_id],
-        )
-        serial, district_code = cursor.fetchone()
-    return f"{district_code}-{timezone.localdate(at):%Y%m%d}-{serial % 1_000_000:06d}"
+        cursor.execute(_INTAKE_SQL, params)
+        case_id, serial, district_code, limits, dup_id, dup_number, comp_id, comp_code = cursor.fetchone()
+    if isinstance(limits, str):  # a connection without psycopg's json adapter
+        limits = json.loads(limits)
+    return _Lookups(
+        case_id=case_id,
+        # <district code>-<yyyymmdd>-<serial>, e.g. 370202-20261126-000123; the serial comes from a sequence, so
+        # numbering never waits on another transaction (gaps after a rollback are fine).
+        number=f"{district_code}-{timezone.localdate(at):%Y%m%d}-{serial % 1_000_000:06d}",
+        limits={stage: {"amount": amount, "unit": str(unit)} for stage, amount, unit in limits},
+        duplicate=(dup_id, dup_number) if dup_id is not None else None,
+        component=(comp_id, comp_code) if comp_id is not None else None,
+    )
 
 
 def _clean_point(location: Any) -> Point:
@@ -83,19 +152,15 @@ def _reporter_acting(*, source: str, reporter: User | None, place: Place) -> Act
     return acting
 
 
-def _component(*, code: str | None, minor_class: MinorClass, point: Point) -> Component | None:
-    if code:
-        component = Component.objects.filter(code=code).first()
-        if component is None:
-            raise ValidationError({"component_code": _("No component has this code.")}, code="unknown_component")
-        if component.minor_class_id != minor_class.pk:
-            raise ValidationError(
-                {"component_code": _("This component is not of the case's class.")}, code="component_class"
-            )
-        return component
-    if minor_class.major.kind == ClassKind.COMPONENT:
-        return nearest_component_for(minor_class=minor_class, location=point)
-    return None
+def _component_by_code(*, code: str, minor_class: MinorClass) -> Component:
+    component = Component.objects.filter(code=code).first()
+    if component is None:
+        raise ValidationError({"component_code": _("No component has this code.")}, code="unknown_component")
+    if component.minor_class_id != minor_class.pk:
+        raise ValidationError(
+            {"component_code": _("This component is not of the case's class.")}, code="component_class"
+        )
+    return component
 
 
 def _validate_source_fields(
@@ -199,17 +264,25 @@ def _report(
     acting = _reporter_acting(source=source, reporter=reporter, place=place)
     if reporter is not None and source in (Source.CITIZEN, Source.HOTLINE) and not (reporter_name or reporter_phone):
         reporter_name, reporter_phone = reporter.full_name or reporter.username, reporter.phone
-    component = _component(code=component_code, minor_class=minor_class, point=point)
+    component = _component_by_code(code=component_code, minor_class=minor_class) if component_code else None
     accepted = accept_photos(photos)
 
     now = clock.now()
     status = initial_status or (Status.VERIFYING if source in NEEDS_VERIFICATION else Status.REPORTED)
-    limits = case_time_limits(minor_class=minor_class, urgency=urgency)
+    found = _lookups(
+        minor_class=minor_class,
+        urgency=urgency,
+        point=point,
+        district_id=where.district_id,
+        at=now,
+        link=not component_code and minor_class.major.kind == ClassKind.COMPONENT,
+    )
+    limits = found.limits
     due_stage = Stage.VERIFY if status == Status.VERIFYING else Stage.REGISTER
     due_at = stage_due(limits, due_stage, start=now)
-    candidate = duplicate_candidate_for(minor_class=minor_class, location=point)
-    case = Case.objects.create(
-        number=_next_number(district_id=where.district_id, at=now),
+    case = Case(
+        id=found.case_id,
+        number=found.number,
         source=source,
         camera_id=camera_id,
         confidence=confidence,
@@ -225,16 +298,20 @@ def _report(
         street_id=where.street_id,
         community_id=where.community_id,
         grid_cell_id=where.grid_cell_id,
-        component=component,
         reporter=reporter,
         reporter_name=reporter_name,
         reporter_phone=reporter_phone,
-        duplicate_candidate=candidate,
         time_limits=limits,
         reported_at=now,
         updated_at=now,
         **{f"{due_stage}_due_at": due_at},
     )
+    if component is not None:
+        case.component = component
+    elif found.component is not None:
+        case.component_id = found.component[0]
+    if found.duplicate is not None:
+        case.duplicate_candidate_id = found.duplicate[0]
     data: dict[str, Any] = {
         "source": source,
         "minor_class": minor_class.full_code,
@@ -243,13 +320,15 @@ def _report(
         "limits": limits,
         "due": {due_stage: iso(due_at)},
     }
-    if candidate is not None:
-        data["duplicate_candidate"] = candidate.number
-    if component is not None:
-        data["component"] = component.code
+    if found.duplicate is not None:
+        data["duplicate_candidate"] = found.duplicate[1]
+    if component is not None or found.component is not None:
+        data["component"] = component.code if component is not None else found.component[1]
     if accepted:
         data["photos"] = [{"phase": phase, "sha256": photo.sha256} for phase, photo in accepted]
-    event = append_event(
+    # The id came from the sequence, so the first event (and the chain head the row keeps) is known before
+    # the row is written: one INSERT each, no UPDATE after.
+    event = next_event(
         case=case,
         action="report",
         from_status="",
@@ -259,7 +338,8 @@ def _report(
         data=data,
         at=now,
     )
-    case.save(update_fields=["event_count", "last_event_hash"])
+    case.save(force_insert=True)
+    event.save(force_insert=True)
     save_photos(case=case, event=event, photos=accepted)
     notify(case, action="report", unit_ids=())
     return case
@@ -291,7 +371,7 @@ def case_self_handle(
         errors["after_photos"] = _("A photo from after is required.")
     if errors:
         raise ValidationError(errors, code="photos_required")
-    if not Membership.objects.filter(user=inspector, role=Role.INSPECTOR).exists():
+    if not holds_role(inspector, Role.INSPECTOR):
         raise PermissionDenied(_("Only inspectors self-handle cases."))
     case = _report(
         source=Source.INSPECTOR,

@@ -27,7 +27,7 @@ from cases.models import (
     Supervision,
     SupervisionKind,
 )
-from cases.selectors import routing_rule_for
+from cases.selectors import SUPPORT_IDS_ATTR, routing_rule_for
 from cases.services.core import transition
 from cases.services.intake import case_time_limits
 from cases.workflow import DIFFICULT_AFTER_REWORKS, DISPUTE_AFTER_RETURNS
@@ -231,11 +231,14 @@ def case_dispatch(
         }
 
     def replace_supporting(locked: Case, event: CaseEvent) -> None:
-        CaseSupportingUnit.objects.filter(case=locked).delete()
+        # lock_case read the current links: no DELETE when there are none (most dispatches).
+        if getattr(locked, SUPPORT_IDS_ATTR, None) != []:
+            CaseSupportingUnit.objects.filter(case=locked).delete()
+        new_ids = event.data["supporting_units"]
         CaseSupportingUnit.objects.bulk_create(
-            CaseSupportingUnit(case=locked, unit_id=unit_id, added_at=event.created_at)
-            for unit_id in event.data["supporting_units"]
+            [CaseSupportingUnit(case=locked, unit_id=unit_id, added_at=event.created_at) for unit_id in new_ids]
         )
+        setattr(locked, SUPPORT_IDS_ATTR, list(new_ids))
 
     return transition(
         case=case, action="dispatch", actor=actor, reason=reason, changes=changes, after=replace_supporting

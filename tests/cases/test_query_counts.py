@@ -1,0 +1,101 @@
+"""Query budgets of the hot services, so a change that adds round trips shows up here (issue 3's intake and
+dispatcher figures depend on them). Counts include the SAVEPOINT and RELEASE of the service's own atomic block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cases import services
+from cases.clock import clock_at
+from cases.models import Case, CaseEvent, Source, Status
+from organisations.models import User
+from tests.cases.factories import T0, CaseWorld, case_in, png_upload
+
+# Savepoint, locate, the reporter's memberships, one statement for id/number/limits/duplicate/component,
+# the case row, its first event, release.
+INTAKE_QUERIES = 7
+# Savepoint, lock (with the supporting units), the actor's scope (2) and memberships, the routing rule and its
+# supporting units, the event, the case row, release. A second call by the same user object skips the 3 reads.
+DISPATCH_QUERIES = 10
+DISPATCH_QUERIES_WARM = 7
+# Savepoint, lock, event, case row, release: what every simple transition costs for a user already in hand;
+# the first call with a fresh user object reads its scope (2) and memberships (1) once.
+SIMPLE_TRANSITION_QUERIES_WARM = 5
+SIMPLE_TRANSITION_QUERIES = 8
+
+
+def _fresh(user: User) -> User:
+    """The user as a new request sees it: nothing cached on the object."""
+    return User.objects.get(pk=user.pk)
+
+
+def _report(world: CaseWorld, reporter: User, **extra: Any) -> Case:
+    with clock_at(T0):
+        return services.case_report(
+            source=Source.INSPECTOR,
+            minor_class=world.manhole,
+            location=world.point,
+            description="井盖破损",
+            reporter=reporter,
+            **extra,
+        )
+
+
+def test_an_inspector_report_costs_at_most_its_budget(world: CaseWorld, django_assert_max_num_queries: Any) -> None:
+    first = _report(world, world.inspector)
+    inspector = _fresh(world.inspector)
+
+    with django_assert_max_num_queries(INTAKE_QUERIES):
+        case = _report(world, inspector)
+
+    # The one statement found the duplicate, as the separate look-up did.
+    assert case.duplicate_candidate_id == first.pk
+    assert case.events.get().hash == Case.objects.get(pk=case.pk).last_event_hash
+
+
+def test_a_report_with_photos_adds_one_insert_for_all_of_them(
+    world: CaseWorld, django_assert_max_num_queries: Any
+) -> None:
+    inspector = _fresh(world.inspector)
+
+    with django_assert_max_num_queries(INTAKE_QUERIES + 1):
+        case = _report(world, inspector, photos=[png_upload("a.png"), png_upload("b.png", (1, 2, 3))])
+
+    assert case.photos.count() == 2
+
+
+def test_a_routed_dispatch_costs_at_most_its_budget(world: CaseWorld, django_assert_max_num_queries: Any) -> None:
+    # As the API hands it over (cases.selectors.case_get_for_user_or_404): with its class.
+    first, second = (
+        Case.objects.select_related("minor_class__major").get(pk=case_in(world, Status.REGISTERED).pk) for _ in "12"
+    )
+    dispatcher = _fresh(world.dispatcher)
+
+    with clock_at(T0), django_assert_max_num_queries(DISPATCH_QUERIES):
+        services.case_dispatch(case=first, actor=dispatcher)
+    with clock_at(T0), django_assert_max_num_queries(DISPATCH_QUERIES_WARM):
+        services.case_dispatch(case=second, actor=dispatcher)
+
+    for case in (first, second):
+        case.refresh_from_db()
+        assert (case.status, case.lead_unit_id) == (Status.DISPATCHED, world.handler_unit.pk)
+        assert case.events.order_by("-seq").first().action == "dispatch"
+
+
+def test_simple_transitions_cost_five_queries_for_a_user_in_hand(
+    world: CaseWorld, django_assert_max_num_queries: Any
+) -> None:
+    first, second = case_in(world, Status.DISPATCHED), case_in(world, Status.DISPATCHED)
+    handler = _fresh(world.handler)
+
+    with clock_at(T0):
+        with django_assert_max_num_queries(SIMPLE_TRANSITION_QUERIES):
+            services.case_accept(case=first, actor=handler)
+        with django_assert_max_num_queries(SIMPLE_TRANSITION_QUERIES_WARM):
+            services.case_accept(case=second, actor=handler)
+        with django_assert_max_num_queries(SIMPLE_TRANSITION_QUERIES_WARM):
+            services.case_hold(case=first, actor=world.dispatcher, reason="等待施工许可")
+
+    assert Case.objects.get(pk=first.pk).status == Status.ON_HOLD
+    assert Case.objects.get(pk=second.pk).status == Status.HANDLING
+    assert [e.action for e in CaseEvent.objects.filter(case=first).order_by("seq")][-2:] == ["accept", "hold"]
