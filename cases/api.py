@@ -173,8 +173,12 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     bbox_filter_include_overlapping = True
 
     def get_queryset(self) -> QuerySet[Case]:
-        cases = _with_deadline(selectors.cases_visible_to(self.request.user)).select_related(
-            "minor_class__major", "district", "street", "grid_cell", "lead_unit"
+        cases = (
+            _with_deadline(selectors.cases_visible_to(self.request.user))
+            .select_related("minor_class__major", "district", "street", "grid_cell", "lead_unit")
+            # The joined rows are shown by code and name only: their polygons (a district's runs to
+            # hundreds of kilobytes) would otherwise be fetched and parsed once per case on the page.
+            .defer("district__geom", "district__center", "street__geom", "grid_cell__geom", "lead_unit__area")
         )
         if self.action == "retrieve":
             cases = cases.prefetch_related(
