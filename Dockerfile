@@ -24,4 +24,4 @@ RUN DJANGO_DEBUG=false \
 
 USER qdops
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "qingdao_ops.asgi:application"]
+CMD ["gunicorn", "--config", "qingdao_ops/gunicorn.conf.py", "--bind", "0.0.0.0:8000", "qingdao_ops.wsgi:application"]

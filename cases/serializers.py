@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Source
-from cases.workflow import allowed_actions
+from cases.workflow import STAGE_OF_STATUS, allowed_actions
 from catalogue.models import ClassKind, Urgency
 from geography.coords import SUPPORTED_SRS, WGS84
 from organisations.models import OrgUnit
@@ -51,6 +53,9 @@ CASE_FIELDS = [
 ]
 
 
+_DATETIME = serializers.DateTimeField()  # formats like every other time in the API
+
+
 class _CaseFieldsMixin(serializers.Serializer):
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     minor_class_code = serializers.CharField(source="minor_class.full_code", read_only=True)
@@ -59,9 +64,16 @@ class _CaseFieldsMixin(serializers.Serializer):
     street_name = serializers.CharField(source="street.name", read_only=True, allow_null=True, default=None)
     grid_cell_code = serializers.CharField(source="grid_cell.code", read_only=True, allow_null=True, default=None)
     lead_unit_name = serializers.CharField(source="lead_unit.name", read_only=True, allow_null=True, default=None)
-    deadline = serializers.DateTimeField(
-        read_only=True, allow_null=True, help_text=_("The deadline of the stage the case is in (none when final).")
+    deadline = serializers.SerializerMethodField(
+        help_text=_("The deadline of the stage the case is in (none when final).")
     )
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_deadline(self, case: Case) -> str | None:
+        # From the row itself: annotating it in SQL cost a CASE over every status in each list query.
+        stage = STAGE_OF_STATUS.get(case.status)
+        due = getattr(case, f"{stage}_due_at") if stage else None
+        return _DATETIME.to_representation(due) if due is not None else None
 
 
 class CaseSerializer(_CaseFieldsMixin, serializers.ModelSerializer):

@@ -98,7 +98,7 @@ def test_docker_compose_file_describes_the_production_services():
     )
 
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) >= {"postgis", "redis", "web", "worker", "beat"}
+    assert set(result.stdout.split()) >= {"postgis", "redis", "web", "ws", "proxy", "worker", "beat"}
 
 
 def test_docker_compose_refuses_to_start_without_secrets():
