@@ -16,8 +16,14 @@ _MINOR_CLASS_CODE = RegexValidator(r"^[0-9]{4}$", _("A minor class code is 4 dig
 
 
 class CaseFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices, help_text=_("Repeat for several."))
-    source = django_filters.MultipleChoiceFilter(choices=Source.choices, help_text=_("Repeat for several."))
+    # distinct=False: these are columns of the case itself, so no join can repeat a row, and django-filter's
+    # default SELECT DISTINCT over every column made the queue's count and page 5-10x slower.
+    status = django_filters.MultipleChoiceFilter(
+        choices=Status.choices, distinct=False, help_text=_("Repeat for several.")
+    )
+    source = django_filters.MultipleChoiceFilter(
+        choices=Source.choices, distinct=False, help_text=_("Repeat for several.")
+    )
     kind = django_filters.ChoiceFilter(choices=ClassKind.choices)
     minor_class = django_filters.CharFilter(
         method="filter_minor_class",
