@@ -32,7 +32,7 @@ from cases import serializers as s
 from cases.filters import CaseFilter
 from cases.models import Case, CaseEvent, CasePhoto, RoutingRule
 from cases.workflow import STAGE_OF_STATUS
-from catalogue.selectors import minor_class_by_full_code
+from catalogue.selectors import minor_class_by_full_code_cached
 from geography.api import GeoJsonLimitOffsetPagination
 from geography.coords import GCJ02, gcj02_to_wgs84
 from geography.models import District, GridCell, Street
@@ -168,7 +168,7 @@ def _transition(
 
 
 def _class_or_400(code: str, kind: str, field: str = "minor_class") -> Any:
-    found = minor_class_by_full_code(code, kind=kind)
+    found = minor_class_by_full_code_cached(code, kind=kind)
     if found is None:
         raise exceptions.ValidationError({field: [_("No class of this kind has this code.")]})
     return found

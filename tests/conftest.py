@@ -44,6 +44,14 @@ def _fresh_working_calendar() -> None:
     calendar_cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_class_lookups() -> None:
+    """Intake's class lookups are remembered per process; each test's database holds its own catalogue."""
+    from catalogue.selectors import minor_class_cache_clear
+
+    minor_class_cache_clear()
+
+
 def missing(reason: str) -> None:
     """A missing service or browser: a failure in CI, a skip on a developer's machine."""
     if IN_CI:
