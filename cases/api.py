@@ -1,5 +1,7 @@
-"""/api/v1/cases/: scoped list (JSON and GeoJSON), detail with timeline and photos, intake, and one POST per
-workflow action; /api/v1/routing-rules/ read-only.
+"""/api/v1/cases/: scoped list (JSON and GeoJSON; `?list=` for the overdue, key and difficult lists), detail with
+timeline, photos and supervision records, intake, self-handling, and one POST per workflow action;
+/api/v1/supervisions/: supervision and urging records addressed to the caller's units, with their replies;
+/api/v1/routing-rules/ read-only.
 
 Refusals, the same for every action, and nothing is changed by any of them: 400 for bad input (field
 messages, a rejected photo included), 403 for a role the caller lacks for this case, 404 for a case
@@ -22,22 +24,24 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework_gis.filters import InBBoxFilter
 
-from cases import selectors, services
+from cases import lists, selectors, services
 from cases import serializers as s
-from cases.filters import CaseFilter
-from cases.models import Case, CaseEvent, CasePhoto, RoutingRule
+from cases.actions import ACTIONS, rejected_photo_field
+from cases.filters import CaseFilter, SupervisionFilter
+from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Supervision
 from cases.workflow import STAGE_OF_STATUS
 from catalogue.selectors import minor_class_by_full_code_cached
 from geography.api import GeoJsonLimitOffsetPagination
 from geography.coords import GCJ02, gcj02_to_wgs84
 from geography.models import District, GridCell, Street
 from organisations.selectors import scope_for
-from photos.services import PhotoRejected, photo_accept
+from photos.services import PhotoRejected
 
 
 class Conflict(exceptions.APIException):
@@ -61,15 +65,11 @@ def _messages(error: DjangoValidationError) -> Any:
 
 
 def _rejected_field(data: dict[str, Any], photo_fields: tuple[str, ...]) -> str:
-    """Which photo field holds the upload the service refused (checked again only on this rare path)."""
-    for field in photo_fields:
-        for upload in data.get(field) or ():
-            upload.seek(0)
-            try:
-                photo_accept(upload=upload)
-            except PhotoRejected:
-                return field
-    return photo_fields[0] if photo_fields else "non_field_errors"
+    return rejected_photo_field(data, photo_fields) or "non_field_errors"
+
+
+# A service's refusals that are about the record's state, not the input: 409.
+_CONFLICT_CODES = {"invalid_status", "already_replied"}
 
 
 @contextmanager
@@ -83,7 +83,7 @@ def service_errors(data: dict[str, Any], photo_fields: tuple[str, ...] = ()) -> 
             {_rejected_field(data, photo_fields): [str(m) for m in error.messages]}
         ) from error
     except DjangoValidationError as error:
-        if getattr(error, "code", None) == "invalid_status":
+        if getattr(error, "code", None) in _CONFLICT_CODES:
             raise Conflict(error.messages[0]) from error
         raise exceptions.ValidationError(_messages(error)) from error
 
@@ -120,6 +120,12 @@ def _with_division_names(case: Case) -> Case:
     return case
 
 
+# On a case's detail (the prefetch attaches the case itself to each record).
+_SUPERVISIONS = Supervision.objects.select_related("by", "from_unit", "to_unit", "replied_by").order_by(
+    "-created_at", "-id"
+)
+
+
 def _one_case(case: Case) -> Case:
     """The case with everything its detail shows, read again after a change (whatever the caller's scope now)."""
     return (
@@ -128,23 +134,20 @@ def _one_case(case: Case) -> Case:
             "supporting_units",
             Prefetch("events", queryset=CaseEvent.objects.select_related("actor", "unit").order_by("seq")),
             Prefetch("photos", queryset=CasePhoto.objects.select_related("event")),
+            Prefetch("supervisions", queryset=_SUPERVISIONS),
         )
         .get()
     )
 
 
-ActionRun = Callable[[Case, Any, dict[str, Any]], Any]
+# Resolves what the table's parsed input holds as an instance but the API takes as an id or a code.
+Prepare = Callable[[Case, Any, dict[str, Any]], dict[str, Any]]
 
 
-def _transition(
-    name: str,
-    serializer: type[Serializer],
-    run: ActionRun,
-    summary: str,
-    *,
-    photo_fields: tuple[str, ...] = (),
-) -> Any:
-    """A POST action on one case: parse, fetch within scope (else 404), call the service, answer with the case."""
+def _transition(name: str, serializer: type[Serializer], summary: str, *, prepare: Prepare | None = None) -> Any:
+    """A POST action on one case: parse, fetch within scope (else 404), call the service through the shared
+    action table (cases.actions), answer with the case."""
+    case_action = ACTIONS[name]
 
     @extend_schema(
         operation_id=f"cases_{name}",
@@ -156,8 +159,9 @@ def _transition(
         case = selectors.case_get_for_user_or_404(request.user, pk)
         body = serializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
-        with service_errors(body.validated_data, photo_fields):
-            run(case, request.user, body.validated_data)
+        data = body.validated_data
+        with service_errors(data, case_action.photo_fields):
+            case_action.run(case=case, actor=request.user, data=prepare(case, request.user, data) if prepare else data)
         return Response(s.CaseDetailSerializer(_one_case(case), context={"request": request}).data)
 
     # The class attribute's name: `return` is a keyword and `dispatch` is APIView's entry point.
@@ -174,19 +178,16 @@ def _class_or_400(code: str, kind: str, field: str = "minor_class") -> Any:
     return found
 
 
-def _register(case: Case, user: Any, d: dict[str, Any]) -> Any:
+def _register_input(case: Case, user: Any, d: dict[str, Any]) -> dict[str, Any]:
     code = d.get("minor_class")
-    minor_class = _class_or_400(code, case.kind) if code else None
-    return services.case_register(
-        case=case, actor=user, reason=d["reason"], minor_class=minor_class, urgency=d.get("urgency")
-    )
+    return {**d, "minor_class": _class_or_400(code, case.kind) if code else None}
 
 
-def _merge(case: Case, user: Any, d: dict[str, Any]) -> Any:
+def _merge_input(case: Case, user: Any, d: dict[str, Any]) -> dict[str, Any]:
     master = selectors.cases_visible_to(user).filter(pk=d["master"]).first()
     if master is None:
         raise exceptions.ValidationError({"master": [_("No such case in your scope.")]})
-    return services.case_merge(case=case, master=master, actor=user, reason=d["reason"])
+    return {**d, "master": master}
 
 
 class CaseViewSet(viewsets.ReadOnlyModelViewSet):
@@ -208,6 +209,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
                 "supporting_units",
                 Prefetch("events", queryset=CaseEvent.objects.select_related("actor", "unit").order_by("seq")),
                 Prefetch("photos", queryset=CasePhoto.objects.select_related("event")),
+                Prefetch("supervisions", queryset=_SUPERVISIONS),
             )
         return cases.order_by("-reported_at", "-id")
 
@@ -256,6 +258,43 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         # the service returned: reading it back through the ORM cost a third of the request.
         return Response(s.CaseSerializer(_with_division_names(case)).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        operation_id="cases_self_handle",
+        request={"multipart/form-data": s.SelfHandleInputSerializer},
+        responses={201: s.CaseDetailSerializer, 400: REFUSALS[400], 403: REFUSALS[403]},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="self-handle",
+        url_name="self-handle",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def self_handle(self, request: Request) -> Response:
+        """Self-handle (自行处置): an inspector fixed a minor problem in their grid on the spot; the case is
+        reported and closed at once, with before and after photos. Only for classes that allow it."""
+        body = s.SelfHandleInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        d = body.validated_data
+        lon, lat = d["lon"], d["lat"]
+        if d["srs"] == GCJ02:
+            lon, lat = gcj02_to_wgs84(lon, lat)
+        minor_class = _class_or_400(d["minor_class"], d["kind"])
+        with service_errors(d, ("before_photos", "after_photos")):
+            case = services.case_self_handle(
+                inspector=request.user,
+                minor_class=minor_class,
+                location=Point(lon, lat, srid=4326),
+                description=d["description"],
+                before_photos=d["before_photos"],
+                after_photos=d["after_photos"],
+                urgency=d["urgency"],
+                address=d["address"],
+                component_code=d["component_code"] or None,
+            )
+        data = s.CaseDetailSerializer(_one_case(case), context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
     @extend_schema(operation_id="cases_geojson_list", filters=True)
     @action(
         detail=False,
@@ -267,128 +306,103 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         """The same list as a GeoJSON FeatureCollection (WGS 84 points), with `?in_bbox=` too."""
         return self.list(request)
 
-    verify = _transition(
-        "verify",
-        s.VerifyInputSerializer,
-        lambda c, u, d: services.case_verify(
-            case=c, actor=u, confirmed=d["confirmed"], reason=d["reason"], photos=d["photos"]
-        ),
-        "Verify on site (核实): the grid's inspector.",
-        photo_fields=("photos",),
+    verify = _transition("verify", s.VerifyInputSerializer, "Verify on site (核实): the grid's inspector.")
+    register = _transition(
+        "register", s.RegisterInputSerializer, "Register (立案): an intake clerk.", prepare=_register_input
     )
-    register = _transition("register", s.RegisterInputSerializer, _register, "Register (立案): an intake clerk.")
     reject = _transition(
-        "reject",
-        s.ReasonInputSerializer,
-        lambda c, u, d: services.case_reject(case=c, actor=u, reason=d["reason"]),
-        "Do not register (不予立案), with the reason: an intake clerk.",
+        "reject", s.ReasonInputSerializer, "Do not register (不予立案), with the reason: an intake clerk."
     )
-    merge = _transition("merge", s.MergeInputSerializer, _merge, "Merge as a duplicate of `master`: an intake clerk.")
+    merge = _transition(
+        "merge",
+        s.MergeInputSerializer,
+        "Merge as a duplicate of `master`: an intake clerk.",
+        prepare=_merge_input,
+    )
     dispatch_ = _transition(
         "dispatch",
         s.DispatchInputSerializer,
-        lambda c, u, d: services.case_dispatch(
-            case=c, actor=u, lead_unit=d["lead_unit"], supporting_units=d["supporting_units"], reason=d["reason"]
-        ),
         "Dispatch or re-dispatch (派遣); without lead_unit the routing table decides: a dispatcher.",
     )
-    accept = _transition(
-        "accept",
-        s.EmptyInputSerializer,
-        lambda c, u, d: services.case_accept(case=c, actor=u),
-        "Accept (接收): a handler of the lead unit.",
-    )
+    accept = _transition("accept", s.EmptyInputSerializer, "Accept (接收): a handler of the lead unit.")
     return_ = _transition(
-        "return",
-        s.ReasonInputSerializer,
-        lambda c, u, d: services.case_return(case=c, actor=u, reason=d["reason"]),
-        "Return (退回, not ours), with the reason: a handler of the lead unit.",
+        "return", s.ReasonInputSerializer, "Return (退回, not ours), with the reason: a handler of the lead unit."
     )
     request_extension = _transition(
         "request_extension",
         s.RequestExtensionInputSerializer,
-        lambda c, u, d: services.case_request_extension(
-            case=c, actor=u, amount=d["amount"], unit=d["unit"], reason=d["reason"]
-        ),
         "Request an extension (延期): a handler of the lead unit.",
     )
     decide_extension = _transition(
         "decide_extension",
         s.DecideExtensionInputSerializer,
-        lambda c, u, d: services.case_decide_extension(case=c, actor=u, approved=d["approved"], reason=d["reason"]),
         "Approve or refuse a pending extension: a dispatcher or intake clerk.",
     )
-    hold = _transition(
-        "hold",
-        s.ReasonInputSerializer,
-        lambda c, u, d: services.case_hold(case=c, actor=u, reason=d["reason"]),
-        "Put on hold (挂账): a dispatcher, clerk or leader.",
-    )
-    resume = _transition(
-        "resume",
-        s.OptionalReasonInputSerializer,
-        lambda c, u, d: services.case_resume(case=c, actor=u, reason=d["reason"]),
-        "Take off hold: a dispatcher, clerk or leader.",
-    )
+    hold = _transition("hold", s.ReasonInputSerializer, "Put on hold (挂账): a dispatcher, clerk or leader.")
+    resume = _transition("resume", s.OptionalReasonInputSerializer, "Take off hold: a dispatcher, clerk or leader.")
     feedback = _transition(
         "feedback",
         s.FeedbackInputSerializer,
-        lambda c, u, d: services.case_feedback(
-            case=c,
-            actor=u,
-            description=d["description"],
-            after_photos=d["after_photos"],
-            before_photos=d["before_photos"],
-        ),
         "Report the work done (处置反馈) with after-photos: a handler of the lead unit.",
-        photo_fields=("before_photos", "after_photos"),
     )
     check = _transition(
         "check",
         s.CheckInputSerializer,
-        lambda c, u, d: services.case_check(
-            case=c, actor=u, passed=d["passed"], reason=d["reason"], photos=d["photos"]
-        ),
         "Check on site (核查): passed closes, failed sends back as rework: the grid's inspector.",
-        photo_fields=("photos",),
     )
-    close = _transition(
-        "close",
-        s.CloseInputSerializer,
-        lambda c, u, d: services.case_check(case=c, actor=u, passed=True, reason=d["reason"], photos=d["photos"]),
-        "Close (结案): a passed check by the grid's inspector.",
-        photo_fields=("photos",),
-    )
-    cancel = _transition(
-        "cancel",
-        s.ReasonInputSerializer,
-        lambda c, u, d: services.case_cancel(case=c, actor=u, reason=d["reason"]),
-        "Cancel (作废), with the reason: an intake clerk.",
-    )
-    reopen = _transition(
-        "reopen",
-        s.ReasonInputSerializer,
-        lambda c, u, d: services.case_reopen(case=c, actor=u, reason=d["reason"]),
-        "Reopen a closed case, with the reason: a leader.",
-    )
-    flag_key = _transition(
-        "flag_key",
-        s.FlagKeyInputSerializer,
-        lambda c, u, d: services.case_flag_key(case=c, actor=u, key=d["key"], reason=d["reason"]),
-        "Put on (or take off) the key list (重点): a leader.",
-    )
+    close = _transition("close", s.CloseInputSerializer, "Close (结案): a passed check by the grid's inspector.")
+    cancel = _transition("cancel", s.ReasonInputSerializer, "Cancel (作废), with the reason: an intake clerk.")
+    reopen = _transition("reopen", s.ReasonInputSerializer, "Reopen a closed case, with the reason: a leader.")
+    flag_key = _transition("flag_key", s.FlagKeyInputSerializer, "Put on (or take off) the key list (重点): a leader.")
     supervise = _transition(
         "supervise",
         s.SuperviseInputSerializer,
-        lambda c, u, d: services.case_supervise(case=c, actor=u, text=d["text"], to_unit=d["to_unit"]),
         "Supervise (督办), addressed to a unit (default the lead unit): a leader.",
     )
     urge = _transition(
         "urge",
         s.SuperviseInputSerializer,
-        lambda c, u, d: services.case_urge(case=c, actor=u, text=d["text"], to_unit=d["to_unit"]),
         "Urge (催办), addressed to a unit (default the lead unit): a leader, dispatcher or clerk.",
     )
+
+
+SUPERVISION_REFUSALS = {
+    400: REFUSALS[400],
+    403: OpenApiResponse(s.ErrorSerializer, description=_("Only a handler of the addressed unit replies.")),
+    404: OpenApiResponse(s.ErrorSerializer, description=_("No such record in the caller's scope.")),
+    409: OpenApiResponse(s.ErrorSerializer, description=_("This has been replied to already.")),
+}
+
+
+class SupervisionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Supervision (督办) and urging (催办) records. The list holds those addressed to the caller's units (what
+    a handling unit has to answer; the whole city for a city-wide role); one record can be read, and replied
+    to, by anyone who may see it or its case. The records of one case are also on the case's detail."""
+
+    queryset = Supervision.objects.none()
+    serializer_class = s.SupervisionSerializer
+    filterset_class = SupervisionFilter
+
+    def get_queryset(self) -> QuerySet[Supervision]:
+        if self.action == "list":
+            return lists.supervisions_addressed_to(self.request.user)
+        return lists.supervisions_visible_to(self.request.user)
+
+    @extend_schema(
+        operation_id="supervisions_reply",
+        request=s.ReplyInputSerializer,
+        responses={200: s.SupervisionSerializer, **SUPERVISION_REFUSALS},
+    )
+    @action(detail=True, methods=["post"])
+    def reply(self, request: Request, pk: str | None = None) -> Response:
+        """Reply (once) to a supervision or urging: a handler of the addressed unit (or a unit above it)."""
+        record = self.get_object()  # 404 outside the caller's scope
+        body = s.ReplyInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with service_errors(body.validated_data):
+            ACTIONS["reply"].run(case=None, actor=request.user, data={**body.validated_data, "supervision": record})
+        fresh = Supervision.objects.select_related("case", "by", "from_unit", "to_unit", "replied_by").get(pk=record.pk)
+        return Response(s.SupervisionSerializer(fresh).data)
 
 
 class RoutingRuleViewSet(viewsets.ReadOnlyModelViewSet):

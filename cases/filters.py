@@ -8,9 +8,13 @@ from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Case, Source, Status
+from cases.lists import CASE_LISTS, case_list_for
+from cases.models import Case, Source, Status, Supervision, SupervisionKind
 from catalogue.models import ClassKind, Urgency
 from geography.filters import IdFilter
+
+CASE_LIST_CHOICES = [("overdue", _("Overdue")), ("key", _("Key case")), ("difficult", _("Difficult case"))]
+assert {name for name, _label in CASE_LIST_CHOICES} == set(CASE_LISTS)
 
 _MINOR_CLASS_CODE = RegexValidator(r"^[0-9]{4}$", _("A minor class code is 4 digits: major + minor, e.g. 0101."))
 
@@ -42,6 +46,16 @@ class CaseFilter(django_filters.FilterSet):
     is_overdue = django_filters.BooleanFilter()
     is_key = django_filters.BooleanFilter()
     is_difficult = django_filters.BooleanFilter()
+    list = django_filters.ChoiceFilter(
+        choices=CASE_LIST_CHOICES,
+        method="filter_list",
+        help_text=_(
+            "One of the three lists, as the supervision centre defines them: overdue (超期, open and past the "
+            "stage deadline), key (重点, open and flagged by a leader, or every open case in major-event mode), "
+            "difficult (疑难, open and returned or reworked twice, or open too long). The is_* flags filter on "
+            "the stored flag alone."
+        ),
+    )
     number = django_filters.CharFilter()
     ordering = django_filters.OrderingFilter(
         fields=(("reported_at", "reported_at"), ("deadline", "deadline"), ("id", "id")),
@@ -58,3 +72,19 @@ class CaseFilter(django_filters.FilterSet):
     def filter_unit(self, queryset: QuerySet[Case], name: str, value: int) -> QuerySet[Case]:
         supported = Case.supporting_units.through.objects.filter(unit_id=value).values("case_id")
         return queryset.filter(lead_unit_id=value) | queryset.filter(pk__in=supported)
+
+    def filter_list(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+        # The list's own definition (cases.lists), already scoped to the caller; combined in one WHERE.
+        return queryset & case_list_for(self.request.user, value)
+
+
+class SupervisionFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=SupervisionKind.choices)
+    unreplied = django_filters.BooleanFilter(
+        field_name="replied_at", lookup_expr="isnull", help_text=_("true: only those still waiting for a reply.")
+    )
+    case = IdFilter(field_name="case_id")
+
+    class Meta:
+        model = Supervision
+        fields: list[str] = []

@@ -52,13 +52,19 @@ class CaseFilterForm(forms.Form):
         self.fields["district"].queryset = districts.order_by("code")
 
 
-def minor_class_choices() -> list[tuple[str, list[tuple[int, str]]]]:
-    """Active minor classes grouped by kind and major class, e.g. "部件 · 01 公用设施"."""
+def minor_class_choices(
+    *, kind: str | None = None, self_handle: bool = False
+) -> list[tuple[str, list[tuple[int, str]]]]:
+    """Active minor classes grouped by kind and major class, e.g. "部件 · 01 公用设施" (only those of `kind`, or
+    only those inspectors may self-handle, when asked)."""
     groups: dict[str, list[tuple[int, str]]] = {}
     kinds = dict(ClassKind.choices)
-    classes = (
-        MinorClass.objects.filter(is_active=True).select_related("major").order_by("major__kind", "major__code", "code")
-    )
+    classes = MinorClass.objects.filter(is_active=True)
+    if kind is not None:
+        classes = classes.filter(major__kind=kind)
+    if self_handle:
+        classes = classes.filter(self_handle_allowed=True)
+    classes = classes.select_related("major").order_by("major__kind", "major__code", "code")
     for minor in classes:
         major = minor.major
         label = f"{kinds.get(major.kind, major.kind)} · {major.code} {major.name}"
@@ -109,6 +115,57 @@ class CaseReportForm(forms.Form):
         }
 
 
+class SelfHandleForm(forms.Form):
+    """自行处置: what an inspector fixed on the spot, where, with photos from before and after."""
+
+    minor_class = forms.TypedChoiceField(label=_("Class"), coerce=int)
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
+    lon = forms.FloatField(widget=forms.HiddenInput, min_value=-180, max_value=180)
+    lat = forms.FloatField(widget=forms.HiddenInput, min_value=-90, max_value=90)
+    address = forms.CharField(label=_("Address"), required=False, max_length=255)
+    component_code = forms.CharField(label=_("Component code"), required=False, max_length=32)
+    description = forms.CharField(label=_("What was found and done"), widget=forms.Textarea(attrs={"rows": 4}))
+    before_photos = MultiplePhotoField(label=_("Photos before handling"))
+    after_photos = MultiplePhotoField(label=_("Photos after handling"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["minor_class"].choices = [("", "—"), *minor_class_choices(self_handle=True)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "lon" in self.errors or "lat" in self.errors or data.get("lon") is None or data.get("lat") is None:
+            self.errors.pop("lon", None)
+            self.errors.pop("lat", None)
+            self.add_error(None, _("Click the map to set the location."))
+        return data
+
+    def service_kwargs(self, *, inspector: Any) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {
+            "inspector": inspector,
+            "minor_class": MinorClass.objects.select_related("major").get(pk=d["minor_class"]),
+            "location": Point(d["lon"], d["lat"], srid=4326),
+            "description": d["description"],
+            "before_photos": d["before_photos"],
+            "after_photos": d["after_photos"],
+            "urgency": d["urgency"],
+            "address": d["address"],
+            "component_code": d["component_code"] or None,
+        }
+
+
+class SupervisionReplyForm(forms.Form):
+    """A unit's reply to one supervision or urging, on the list of those addressed to it."""
+
+    text = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, supervision: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", f"reply-{supervision.pk}")
+        super().__init__(*args, **kwargs)
+        self.supervision = supervision
+
+
 # --- one form per workflow action (fields named as the services' arguments where possible)
 
 
@@ -144,6 +201,25 @@ class VerifyForm(ActionForm):
     photos = MultiplePhotoField(label=_("Photos"), required=False)
 
 
+class RegisterForm(ActionForm):
+    """Register (立案), correcting the class (same kind) or the urgency when the report had them wrong; the
+    time limits follow the new class and urgency."""
+
+    minor_class = forms.TypedChoiceField(label=_("Reclassify as"), coerce=int, required=False, empty_value=None)
+    urgency = forms.ChoiceField(label=_("Urgency"), required=False)
+    reason = _reason()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = self.case.kind if self.case is not None else None
+        self.fields["minor_class"].choices = [("", _("Keep the class")), *minor_class_choices(kind=kind)]
+        self.fields["urgency"].choices = [("", _("Keep the urgency")), *Urgency.choices]
+
+    def clean_minor_class(self) -> MinorClass | None:
+        pk = self.cleaned_data["minor_class"]
+        return MinorClass.objects.select_related("major").get(pk=pk) if pk else None
+
+
 class MergeForm(ActionForm):
     master = forms.CharField(label=_("Number of the case it duplicates"), max_length=32)
     reason = _reason()
@@ -156,11 +232,19 @@ class DispatchForm(ActionForm):
         queryset=OrgUnit.objects.none(),
         empty_label=_("By the routing table"),
     )
+    supporting_units = forms.ModelMultipleChoiceField(
+        label=_("Supporting units"),
+        required=False,
+        queryset=OrgUnit.objects.none(),
+        help_text=_("None chosen: those of the routing rule, when the lead unit is the rule's."),
+    )
     reason = _reason()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["lead_unit"].queryset = OrgUnit.objects.filter(is_active=True).order_by("path")
+        units = OrgUnit.objects.filter(is_active=True).order_by("path")
+        self.fields["lead_unit"].queryset = units
+        self.fields["supporting_units"].queryset = units
 
 
 class ExtensionRequestForm(ActionForm):
@@ -206,7 +290,7 @@ class ReplyForm(ActionForm):
 
 ACTION_FORMS: dict[str, type[ActionForm]] = {
     "verify": VerifyForm,
-    "register": ReasonForm,
+    "register": RegisterForm,
     "reject": ReasonForm,
     "merge": MergeForm,
     "dispatch": DispatchForm,

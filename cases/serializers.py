@@ -13,12 +13,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Source, Status
+from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Source, Status, Supervision, SupervisionKind
 from cases.workflow import STAGE_OF_STATUS, allowed_actions
 from catalogue.models import ClassKind, Urgency
 from geography.coords import SUPPORTED_SRS, WGS84
 from organisations.models import OrgUnit
-from workcalendar.units import TimeUnit
+from workcalendar.units import extension_unit_choices
 
 # --- output
 
@@ -161,11 +161,69 @@ class CasePhotoSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _person_name(user: Any) -> str | None:
+    return (user.full_name or user.username) if user is not None else None
+
+
+# A pattern, not an enum: drf-spectacular names enum components after the field, and this "kind" would take the
+# class kind's name (KindEnum) away from it (settings.SPECTACULAR_SETTINGS has no ENUM_NAME_OVERRIDES).
+@extend_schema_field({"type": "string", "pattern": "^(" + "|".join(SupervisionKind.values) + ")$"})
+class _SupervisionKindField(serializers.ChoiceField):
+    pass
+
+
+class SupervisionSerializer(serializers.ModelSerializer):
+    """A supervision (督办) or urging (催办): who sent it to which unit about which case, and the unit's reply."""
+
+    kind = _SupervisionKindField(
+        choices=SupervisionKind.choices, read_only=True, help_text=_("supervise (督办) or urge (催办).")
+    )
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    case_number = serializers.CharField(source="case.number", read_only=True)
+    by_name = serializers.SerializerMethodField()
+    from_unit_name = serializers.CharField(source="from_unit.name", read_only=True, allow_null=True, default=None)
+    to_unit_name = serializers.CharField(source="to_unit.name", read_only=True)
+    replied_by_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Supervision
+        fields = [
+            "id",
+            "case",
+            "case_number",
+            "kind",
+            "kind_display",
+            "by",
+            "by_name",
+            "from_unit",
+            "from_unit_name",
+            "to_unit",
+            "to_unit_name",
+            "text",
+            "created_at",
+            "reply",
+            "replied_by",
+            "replied_by_name",
+            "replied_at",
+        ]
+        read_only_fields = fields
+
+    def get_by_name(self, record: Supervision) -> str | None:
+        return _person_name(record.by)
+
+    def get_replied_by_name(self, record: Supervision) -> str | None:
+        return _person_name(record.replied_by)
+
+
 class CaseDetailSerializer(CaseSerializer):
-    """One case: the list fields, its deadlines and clock, supporting units, timeline, photos and next actions."""
+    """One case: the list fields, its deadlines and clock, supporting units, timeline, photos, supervision and
+    urging records, and next actions."""
 
     events = CaseEventSerializer(many=True, read_only=True)
     photos = CasePhotoSerializer(many=True, read_only=True)
+    supervisions = SupervisionSerializer(
+        many=True, read_only=True, help_text=_("Supervision and urging, newest first.")
+    )
     supporting_units = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     allowed_actions = serializers.SerializerMethodField(
         help_text=_("Actions the workflow allows from the case's status (the caller's roles are checked on POST).")
@@ -202,6 +260,7 @@ class CaseDetailSerializer(CaseSerializer):
             "allowed_actions",
             "events",
             "photos",
+            "supervisions",
         ]
         read_only_fields = fields
 
@@ -324,7 +383,8 @@ class DispatchInputSerializer(serializers.Serializer):
 
 class RequestExtensionInputSerializer(serializers.Serializer):
     amount = serializers.IntegerField(min_value=1)
-    unit = serializers.ChoiceField(choices=TimeUnit.choices)
+    # Hours or days only: see workcalendar.units.EXTENSION_UNITS.
+    unit = serializers.ChoiceField(choices=extension_unit_choices())
     reason = _reason(required=True)
 
 
@@ -363,6 +423,39 @@ class SuperviseInputSerializer(serializers.Serializer):
         queryset=OrgUnit.objects.all(), required=False, allow_null=True, default=None,
         help_text=_("Empty: the lead unit."),
     )  # fmt: skip
+
+
+class ReplyInputSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text=_("The unit's reply."))
+
+
+class SelfHandleInputSerializer(serializers.Serializer):
+    """A problem an inspector fixed on the spot (自行处置). Multipart, `before_photos` and `after_photos`
+    repeated once per file."""
+
+    kind = serializers.ChoiceField(
+        choices=ClassKind.choices, help_text=_("The class's kind: codes repeat across kinds.")
+    )
+    minor_class = serializers.RegexField(
+        r"^[0-9]{4}$", help_text=_("4-digit class code of a class inspectors may self-handle."), max_length=4
+    )
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    srs = serializers.ChoiceField(
+        choices=SUPPORTED_SRS,
+        default=WGS84,
+        help_text=_("wgs84 (GPS, the default) or gcj02 (Chinese web maps); converted to WGS 84 here."),
+    )
+    description = serializers.CharField()
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.NORMAL)
+    address = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    component_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=32)
+    before_photos = serializers.ListField(
+        child=serializers.FileField(), min_length=1, help_text=_("Photos from before handling.")
+    )
+    after_photos = serializers.ListField(
+        child=serializers.FileField(), min_length=1, help_text=_("Photos after handling.")
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -1,4 +1,6 @@
-"""Server-rendered case pages: the list, the report form, a case's detail and one POST per workflow action.
+"""Server-rendered case pages: the list (with the overdue, key and difficult lists as tabs), the report and
+self-handle forms, a case's detail with one POST per workflow action, and the supervision records addressed to
+the user's units with a reply form.
 
 Views are thin: they parse a form, call cases.services, and redirect with a message. A refusal changes
 nothing: ValidationError shows on the form, PermissionDenied is a 403 page, Http404 a 404.
@@ -17,21 +19,31 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Func, QuerySet, Value
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import clock, services
-from cases.forms import ACTION_FORMS, ActionForm, CaseFilterForm, CaseReportForm, ReplyForm
+from cases.forms import (
+    ACTION_FORMS,
+    ActionForm,
+    CaseFilterForm,
+    CaseReportForm,
+    ReplyForm,
+    SelfHandleForm,
+    SupervisionReplyForm,
+)
+from cases.lists import case_list_for, supervisions_addressed_to, supervisions_visible_to
 from cases.models import STAGE_FIELDS, Case, Source, Status, Supervision
 from cases.selectors import case_events, case_get_by_number_for_user_or_404, cases_visible_to
-from cases.services.core import Place, acting_as
+from cases.services.core import Place, acting_as, holds_role
 from cases.workflow import REPORTER_ROLES, STAGE_OF_STATUS, TRANSITIONS
 from catalogue.models import Stage
 from geography.models import District
-from organisations.models import Membership
+from organisations.models import Membership, Role
 from organisations.selectors import districts_visible_to
+from photos.services import PhotoRejected, photo_accept
 
 PAGE_SIZE = 50
 # Actions with no page form: merge_in is the master's side of a merge, self_handle is a kind of report.
@@ -48,8 +60,12 @@ def _yes(value: str) -> bool:
 
 
 def _filtered(user: Any, form: CaseFilterForm) -> QuerySet[Case]:
-    rows = cases_visible_to(user).select_related("minor_class__major", "district", "street", "lead_unit")
-    if not form.is_valid():
+    valid = form.is_valid()
+    flag = form.cleaned_data["flag"] if valid else ""
+    # A flag is one of the three lists (cases.lists): open cases only, the key list widened in major-event mode.
+    rows = case_list_for(user, flag) if flag else cases_visible_to(user)
+    rows = rows.select_related("minor_class__major", "district", "street", "lead_unit")
+    if not valid:
         return rows
     d = form.cleaned_data
     if d["q"]:
@@ -59,9 +75,21 @@ def _filtered(user: Any, form: CaseFilterForm) -> QuerySet[Case]:
             rows = rows.filter(**{field: d[field]})
     if d["district"]:
         rows = rows.filter(district=d["district"])
-    if d["flag"]:
-        rows = rows.filter(**{f"is_{d['flag']}": True})
     return rows
+
+
+def _list_tabs(request: HttpRequest) -> list[dict[str, Any]]:
+    """All cases and the three lists, each a link keeping the other filters."""
+    current = request.GET.get("flag", "")
+    tabs = []
+    for value, label in [("", _("All cases")), *CaseFilterForm.FLAGS]:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query.pop("flag", None)
+        if value:
+            query["flag"] = value
+        tabs.append({"value": value, "label": label, "query": query.urlencode(), "active": value == current})
+    return tabs
 
 
 def current_deadline(case: Case) -> tuple[Any, bool]:
@@ -86,7 +114,13 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "cases/list.html",
-        {"form": form, "page": page, "count": page.paginator.count, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "count": page.paginator.count,
+            "query": query.urlencode(),
+            "tabs": _list_tabs(request),
+        },
     )
 
 
@@ -148,6 +182,42 @@ def case_new(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/new.html", {"form": form, "districts": _district_outlines()})
 
 
+def _rejected_photo_field(form: Any, fields: tuple[str, ...]) -> str | None:
+    """Which field holds the upload the service refused (checked again only on this rare path)."""
+    for field in fields:
+        for upload in form.cleaned_data.get(field) or ():
+            upload.seek(0)
+            try:
+                photo_accept(upload=upload)
+            except PhotoRejected:
+                return field
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_self_handle(request: HttpRequest) -> HttpResponse:
+    """自行处置: an inspector records a minor problem fixed on the spot; the case closes at once."""
+    if not holds_role(request.user, Role.INSPECTOR):
+        raise PermissionDenied(_("Only inspectors self-handle cases."))
+    form = SelfHandleForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.case_self_handle(**form.service_kwargs(inspector=request.user))
+        except PermissionDenied as denied:
+            return render(request, "cases/forbidden.html", {"message": str(denied)}, status=403)
+        except PhotoRejected as error:
+            form.add_error(_rejected_photo_field(form, ("before_photos", "after_photos")), error.messages)
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            messages.success(request, gettext_now("Case %(number)s self-handled and closed.") % {"number": case.number})
+            return redirect("cases:detail", number=case.number)
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "districts": _district_outlines()}
+    return render(request, "cases/self_handle.html", context, status=status)
+
+
 # --- one case
 
 
@@ -174,16 +244,16 @@ def available_actions(user: Any, case: Case) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _action_form(action: str, *, data: Any = None, files: Any = None, **extra: Any) -> ActionForm:
+def _action_form(action: str, *, case: Case, data: Any = None, files: Any = None, **extra: Any) -> ActionForm:
     spec = TRANSITIONS[action]
-    return ACTION_FORMS[action](data, files, prefix=action, reason_required=spec.reason_required, **extra)
+    return ACTION_FORMS[action](data, files, prefix=action, reason_required=spec.reason_required, case=case, **extra)
 
 
 def _detail(request: HttpRequest, case: Case, *, bound: ActionForm | None = None, status: int = 200) -> HttpResponse:
     actions = available_actions(request.user, case)
     forms = []
     for action, extra in actions.items():
-        form = bound if bound is not None and bound.prefix == action else _action_form(action, **extra)
+        form = bound if bound is not None and bound.prefix == action else _action_form(action, case=case, **extra)
         forms.append({"action": action, "spec": TRANSITIONS[action], "form": form})
     labels = {action: spec.label for action, spec in TRANSITIONS.items()} | _OTHER_ACTIONS
     events = list(case_events(case))
@@ -225,7 +295,9 @@ def _perform(action: str, *, case: Case, user: Any, d: dict[str, Any]) -> None:
     if action == "verify":
         services.case_verify(case=case, actor=user, confirmed=_yes(d["confirmed"]), reason=reason, photos=d["photos"])
     elif action == "register":
-        services.case_register(case=case, actor=user, reason=reason)
+        services.case_register(
+            case=case, actor=user, reason=reason, minor_class=d["minor_class"], urgency=d["urgency"] or None
+        )
     elif action == "reject":
         services.case_reject(case=case, actor=user, reason=reason)
     elif action == "merge":
@@ -234,7 +306,14 @@ def _perform(action: str, *, case: Case, user: Any, d: dict[str, Any]) -> None:
             raise ValidationError({"master": _("No case you may see has this number.")}, code="unknown_master")
         services.case_merge(case=case, master=master, actor=user, reason=reason)
     elif action == "dispatch":
-        services.case_dispatch(case=case, actor=user, lead_unit=d["lead_unit"], reason=reason)
+        services.case_dispatch(
+            case=case,
+            actor=user,
+            lead_unit=d["lead_unit"],
+            # None chosen: the routing rule's supporting units (the API's "absent"), not "none at all".
+            supporting_units=list(d["supporting_units"]) or None,
+            reason=reason,
+        )
     elif action == "accept":
         services.case_accept(case=case, actor=user)
     elif action == "return":
@@ -283,7 +362,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     extra: dict[str, Any] = {}
     if action == "reply":
         extra["supervisions"] = case.supervisions.filter(replied_at__isnull=True)
-    form = _action_form(action, data=request.POST, files=request.FILES, **extra)
+    form = _action_form(action, case=case, data=request.POST, files=request.FILES, **extra)
     if not form.is_valid():
         return _detail(request, case, bound=form, status=400)
     try:
@@ -301,6 +380,56 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
         return _detail(request, case, bound=form, status=400)
     messages.success(request, gettext_now("“%(action)s” done.") % {"action": TRANSITIONS[action].label})
     return redirect("cases:detail", number=case.number)
+
+
+# --- supervision and urging addressed to the user's units
+
+
+def _may_reply(user: Any, record: Supervision) -> bool:
+    spec = TRANSITIONS["reply"]
+    return acting_as(user, roles=spec.roles, coverage=spec.coverage, target_unit=record.to_unit) is not None
+
+
+def _supervision_page(
+    request: HttpRequest, *, bound: SupervisionReplyForm | None = None, status: int = 200
+) -> HttpResponse:
+    waiting_only = request.GET.get("waiting") == "yes"
+    records = supervisions_addressed_to(request.user, unreplied=True if waiting_only else None)
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    for record in page.object_list:
+        record.form = None
+        if record.replied_at is None and _may_reply(request.user, record):
+            record.form = bound if bound is not None and bound.supervision.pk == record.pk else None
+            record.form = record.form or SupervisionReplyForm(supervision=record)
+    context = {"page": page, "count": page.paginator.count, "waiting_only": waiting_only}
+    return render(request, "cases/supervisions.html", context, status=status)
+
+
+@login_required
+@require_GET
+def supervision_list(request: HttpRequest) -> HttpResponse:
+    return _supervision_page(request)
+
+
+@login_required
+@require_POST
+def supervision_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    record = get_object_or_404(supervisions_visible_to(request.user), pk=pk)
+    form = SupervisionReplyForm(request.POST, supervision=record)
+    if not form.is_valid():
+        return _supervision_page(request, bound=form, status=400)
+    try:
+        services.supervision_reply(supervision=record, actor=request.user, text=form.cleaned_data["text"])
+    except PermissionDenied as denied:
+        return render(request, "cases/forbidden.html", {"case": record.case, "message": str(denied)}, status=403)
+    except ValidationError as error:
+        if getattr(error, "code", None) == "already_replied":
+            messages.error(request, error.messages[0])
+            return redirect("cases:supervisions")
+        _add_service_errors(form, error)
+        return _supervision_page(request, bound=form, status=400)
+    messages.success(request, gettext_now("Reply sent about case %(number)s.") % {"number": record.case.number})
+    return redirect("cases:supervisions")
 
 
 @login_required

@@ -22,6 +22,7 @@ router.register("communities", geography_api.CommunityViewSet, basename="communi
 router.register("grid-cells", geography_api.GridCellViewSet, basename="grid-cell")
 router.register("components", geography_api.ComponentViewSet, basename="component")
 router.register("cases", cases_api.CaseViewSet, basename="case")
+router.register("supervisions", cases_api.SupervisionViewSet, basename="supervision")
 router.register("routing-rules", cases_api.RoutingRuleViewSet, basename="routing-rule")
 router.register("catalogue/classes", catalogue_api.MinorClassViewSet, basename="minor-class")
 
