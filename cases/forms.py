@@ -1,4 +1,9 @@
-"""Forms of the case pages: the list's filters, the report form and one small form per workflow action."""
+"""Forms of the case pages: the list's filters, the report and self-handle forms, one small form per workflow
+action and the reply to a supervision.
+
+An action form's cleaned data is the shared action table's parsed input (cases.actions): fields named as the
+services' arguments, yes/no answers as booleans, references as instances found in the user's scope.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,26 @@ from typing import Any
 
 from django import forms
 from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Source, Status
+from cases.models import Case, Source, Status, Supervision
+from cases.selectors import cases_visible_to
 from catalogue.models import ClassKind, MinorClass, Urgency
 from geography.models import District
 from organisations.models import OrgUnit
-from workcalendar.units import TimeUnit
+from workcalendar.units import TimeUnit, extension_unit_choices
 
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
+
+
+def _is_yes(value: str) -> bool:
+    return value == "yes"
+
+
+def yes_no_field(label: Any, **kwargs: Any) -> forms.TypedChoiceField:
+    """A yes/no radio whose cleaned value is a boolean, as the services (and the API) take it."""
+    return forms.TypedChoiceField(label=label, choices=YES_NO, coerce=_is_yes, widget=forms.RadioSelect, **kwargs)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -196,7 +212,7 @@ class NoInputForm(ActionForm):
 
 
 class VerifyForm(ActionForm):
-    confirmed = forms.ChoiceField(label=_("Problem confirmed on site"), choices=YES_NO, widget=forms.RadioSelect)
+    confirmed = yes_no_field(_("Problem confirmed on site"))
     reason = _reason()
     photos = MultiplePhotoField(label=_("Photos"), required=False)
 
@@ -224,6 +240,13 @@ class MergeForm(ActionForm):
     master = forms.CharField(label=_("Number of the case it duplicates"), max_length=32)
     reason = _reason()
 
+    def clean_master(self) -> Case:
+        number = self.cleaned_data["master"].strip()
+        master = cases_visible_to(self.user).filter(number=number).first() if self.user is not None else None
+        if master is None:
+            raise ValidationError(_("No case you may see has this number."), code="unknown_master")
+        return master
+
 
 class DispatchForm(ActionForm):
     lead_unit = forms.ModelChoiceField(
@@ -246,15 +269,19 @@ class DispatchForm(ActionForm):
         self.fields["lead_unit"].queryset = units
         self.fields["supporting_units"].queryset = units
 
+    def clean_supporting_units(self) -> list[OrgUnit] | None:
+        # None chosen is "not given", as in the API: the routing rule's supporting units, not "none at all".
+        return list(self.cleaned_data["supporting_units"]) or None
+
 
 class ExtensionRequestForm(ActionForm):
     amount = forms.IntegerField(label=_("Extra time"), min_value=1, max_value=999)
-    unit = forms.ChoiceField(label=_("Unit"), choices=TimeUnit.choices, initial=TimeUnit.WORKING_DAYS)
+    unit = forms.ChoiceField(label=_("Unit"), choices=extension_unit_choices, initial=TimeUnit.WORKING_DAYS)
     reason = _reason()
 
 
 class ExtensionDecisionForm(ActionForm):
-    approved = forms.ChoiceField(label=_("Approve the extension"), choices=YES_NO, widget=forms.RadioSelect)
+    approved = yes_no_field(_("Approve the extension"))
     reason = _reason()
 
 
@@ -265,13 +292,13 @@ class FeedbackForm(ActionForm):
 
 
 class CheckForm(ActionForm):
-    passed = forms.ChoiceField(label=_("Handled properly"), choices=YES_NO, widget=forms.RadioSelect)
+    passed = yes_no_field(_("Handled properly"))
     reason = _reason()
     photos = MultiplePhotoField(label=_("Photos"), required=False)
 
 
 class FlagKeyForm(ActionForm):
-    key = forms.ChoiceField(label=_("Key case"), choices=YES_NO, initial="yes", widget=forms.RadioSelect)
+    key = yes_no_field(_("Key case"), initial="yes")
     reason = _reason()
 
 
@@ -280,12 +307,20 @@ class SupervisionForm(ActionForm):
 
 
 class ReplyForm(ActionForm):
+    """A reply on the case page, to one of the case's supervisions still waiting for one."""
+
     supervision = forms.TypedChoiceField(label=_("Supervision"), coerce=int)
     text = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, supervisions: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["supervision"].choices = [(s.pk, f"{s.get_kind_display()}: {s.text[:40]}") for s in supervisions]
+        self.records = {s.pk: s for s in supervisions}
+        self.fields["supervision"].choices = [
+            (s.pk, f"{s.get_kind_display()}: {s.text[:40]}") for s in self.records.values()
+        ]
+
+    def clean_supervision(self) -> Supervision:
+        return self.records[self.cleaned_data["supervision"]]
 
 
 ACTION_FORMS: dict[str, type[ActionForm]] = {

@@ -222,7 +222,7 @@ class CaseDetailSerializer(CaseSerializer):
     events = CaseEventSerializer(many=True, read_only=True)
     photos = CasePhotoSerializer(many=True, read_only=True)
     supervisions = SupervisionSerializer(
-        many=True, read_only=True, help_text=_("Supervision and urging, newest first.")
+        many=True, read_only=True, help_text=_("Supervision and urging records, newest first.")
     )
     supporting_units = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     allowed_actions = serializers.SerializerMethodField(

@@ -31,7 +31,8 @@ from workcalendar.selectors import deadline_after
 logger = logging.getLogger(__name__)
 
 # The platform's own account (a dispatcher of the city centre) urges the lead unit when handling goes
-# overdue; without that account the sweep still flags, it only sends no urging.
+# overdue; without that account the sweep still flags, it sends no urging and logs a warning.
+# organisations.demo.platform_account_create makes it for the demo (same setting, same default).
 DEFAULT_PLATFORM_USERNAME = "platform"
 WARN_AT = 0.8  # warn once this share of the stage's time limit has run
 # Above this many changed cases one sweep sends one "reload" hint per district instead of one per case.
@@ -208,8 +209,13 @@ def _urge_on_commit(alert_ids: list[int]) -> None:
     transaction.on_commit(lambda: urge_overdue.delay(sorted(alert_ids)))
 
 
+def _platform_username() -> str:
+    return getattr(settings, "CASES_PLATFORM_USERNAME", DEFAULT_PLATFORM_USERNAME)
+
+
 def platform_user() -> Any | None:
-    username = getattr(settings, "CASES_PLATFORM_USERNAME", DEFAULT_PLATFORM_USERNAME)
+    """The active platform account that urges late units, or None (urging is then skipped, with a warning)."""
+    username = _platform_username()
     return get_user_model().objects.filter(username=username, is_active=True).first() if username else None
 
 
@@ -227,10 +233,24 @@ def overdue_urge(*, alert_id: int, actor: Any | None = None) -> Supervision | No
         .filter(pk=alert_id, kind=AlertKind.OVERDUE)
         .first()
     )
+    if alert is None:
+        return None
     actor = actor or platform_user()
-    if alert is None or actor is None:
-        if actor is None:
-            logger.info("no active platform account: overdue alert %s not urged", alert_id)
+    if actor is None:
+        # A configuration gap, not a normal outcome: say which account is missing and how to fix it.
+        username = _platform_username()
+        if username:
+            logger.warning(
+                "overdue case %s not urged: no active platform account %r (a dispatcher of the city centre; "
+                "seed_demo creates it in the demo, an administrator creates it in production)",
+                alert.case_id,
+                username,
+            )
+        else:
+            # Switched off on purpose: worth a line, not an alarm.
+            logger.info(
+                "overdue case %s not urged: automatic urging is off (CASES_PLATFORM_USERNAME empty)", alert.case_id
+            )
         return None
     case = alert.case
     if case.lead_unit_id is None or _WATCHED.get(case.status) != alert.stage or case.handle_due_at != alert.due_at:

@@ -2,7 +2,8 @@
 self-handle forms, a case's detail with one POST per workflow action, and the supervision records addressed to
 the user's units with a reply form.
 
-Views are thin: they parse a form, call cases.services, and redirect with a message. A refusal changes
+Views are thin: they parse a form, call cases.services (the workflow actions through the table in cases.actions,
+which the API uses too), and redirect with a message. A refusal changes
 nothing: ValidationError shows on the form, PermissionDenied is a 403 page, Http404 a 404.
 """
 
@@ -20,11 +21,12 @@ from django.core.paginator import Paginator
 from django.db.models import Func, QuerySet, Value
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import clock, services
+from cases.actions import ACTIONS, action_run, rejected_photo_field
 from cases.forms import (
     ACTION_FORMS,
     ActionForm,
@@ -43,17 +45,15 @@ from catalogue.models import Stage
 from geography.models import District
 from organisations.models import Membership, Role
 from organisations.selectors import districts_visible_to
-from photos.services import PhotoRejected, photo_accept
+from photos.services import PhotoRejected
 
 PAGE_SIZE = 50
 # Actions with no page form: merge_in is the master's side of a merge, self_handle is a kind of report.
 _NOT_ON_THE_PAGE = {"merge_in", "self_handle"}
+# Every page form posts through the shared table (close is the API's shorthand for a passed check).
+assert set(ACTION_FORMS) == set(ACTIONS) - {"close"}
 _OTHER_ACTIONS = {"report": _("Report"), "overdue": _("Overdue")}
 _OUTLINE_TOLERANCE = 0.0005  # degrees, as on the home page
-
-
-def _yes(value: str) -> bool:
-    return value == "yes"
 
 
 # --- the list
@@ -177,21 +177,9 @@ def case_new(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             _add_service_errors(form, error)
         else:
-            messages.success(request, gettext_now("Case %(number)s reported.") % {"number": case.number})
+            messages.success(request, gettext("Case %(number)s reported.") % {"number": case.number})
             return redirect("cases:detail", number=case.number)
     return render(request, "cases/new.html", {"form": form, "districts": _district_outlines()})
-
-
-def _rejected_photo_field(form: Any, fields: tuple[str, ...]) -> str | None:
-    """Which field holds the upload the service refused (checked again only on this rare path)."""
-    for field in fields:
-        for upload in form.cleaned_data.get(field) or ():
-            upload.seek(0)
-            try:
-                photo_accept(upload=upload)
-            except PhotoRejected:
-                return field
-    return None
 
 
 @login_required
@@ -207,11 +195,11 @@ def case_self_handle(request: HttpRequest) -> HttpResponse:
         except PermissionDenied as denied:
             return render(request, "cases/forbidden.html", {"message": str(denied)}, status=403)
         except PhotoRejected as error:
-            form.add_error(_rejected_photo_field(form, ("before_photos", "after_photos")), error.messages)
+            form.add_error(rejected_photo_field(form.cleaned_data, ("before_photos", "after_photos")), error.messages)
         except ValidationError as error:
             _add_service_errors(form, error)
         else:
-            messages.success(request, gettext_now("Case %(number)s self-handled and closed.") % {"number": case.number})
+            messages.success(request, gettext("Case %(number)s self-handled and closed.") % {"number": case.number})
             return redirect("cases:detail", number=case.number)
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "districts": _district_outlines()}
@@ -244,16 +232,24 @@ def available_actions(user: Any, case: Case) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _action_form(action: str, *, case: Case, data: Any = None, files: Any = None, **extra: Any) -> ActionForm:
+def _action_form(
+    action: str, *, case: Case, user: Any, data: Any = None, files: Any = None, **extra: Any
+) -> ActionForm:
     spec = TRANSITIONS[action]
-    return ACTION_FORMS[action](data, files, prefix=action, reason_required=spec.reason_required, case=case, **extra)
+    return ACTION_FORMS[action](
+        data, files, prefix=action, reason_required=spec.reason_required, case=case, user=user, **extra
+    )
 
 
 def _detail(request: HttpRequest, case: Case, *, bound: ActionForm | None = None, status: int = 200) -> HttpResponse:
     actions = available_actions(request.user, case)
     forms = []
     for action, extra in actions.items():
-        form = bound if bound is not None and bound.prefix == action else _action_form(action, case=case, **extra)
+        form = (
+            bound
+            if bound is not None and bound.prefix == action
+            else _action_form(action, case=case, user=request.user, **extra)
+        )
         forms.append({"action": action, "spec": TRANSITIONS[action], "form": form})
     labels = {action: spec.label for action, spec in TRANSITIONS.items()} | _OTHER_ACTIONS
     events = list(case_events(case))
@@ -289,70 +285,6 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     return _detail(request, case)
 
 
-def _perform(action: str, *, case: Case, user: Any, d: dict[str, Any]) -> None:
-    """Call the action's service with the form's cleaned data."""
-    reason = d.get("reason", "")
-    if action == "verify":
-        services.case_verify(case=case, actor=user, confirmed=_yes(d["confirmed"]), reason=reason, photos=d["photos"])
-    elif action == "register":
-        services.case_register(
-            case=case, actor=user, reason=reason, minor_class=d["minor_class"], urgency=d["urgency"] or None
-        )
-    elif action == "reject":
-        services.case_reject(case=case, actor=user, reason=reason)
-    elif action == "merge":
-        master = cases_visible_to(user).filter(number=d["master"].strip()).first()
-        if master is None:
-            raise ValidationError({"master": _("No case you may see has this number.")}, code="unknown_master")
-        services.case_merge(case=case, master=master, actor=user, reason=reason)
-    elif action == "dispatch":
-        services.case_dispatch(
-            case=case,
-            actor=user,
-            lead_unit=d["lead_unit"],
-            # None chosen: the routing rule's supporting units (the API's "absent"), not "none at all".
-            supporting_units=list(d["supporting_units"]) or None,
-            reason=reason,
-        )
-    elif action == "accept":
-        services.case_accept(case=case, actor=user)
-    elif action == "return":
-        services.case_return(case=case, actor=user, reason=reason)
-    elif action == "request_extension":
-        services.case_request_extension(case=case, actor=user, amount=d["amount"], unit=d["unit"], reason=reason)
-    elif action == "decide_extension":
-        services.case_decide_extension(case=case, actor=user, approved=_yes(d["approved"]), reason=reason)
-    elif action == "hold":
-        services.case_hold(case=case, actor=user, reason=reason)
-    elif action == "resume":
-        services.case_resume(case=case, actor=user, reason=reason)
-    elif action == "feedback":
-        services.case_feedback(
-            case=case,
-            actor=user,
-            description=d["description"],
-            after_photos=d["after_photos"],
-            before_photos=d["before_photos"],
-        )
-    elif action == "check":
-        services.case_check(case=case, actor=user, passed=_yes(d["passed"]), reason=reason, photos=d["photos"])
-    elif action == "cancel":
-        services.case_cancel(case=case, actor=user, reason=reason)
-    elif action == "reopen":
-        services.case_reopen(case=case, actor=user, reason=reason)
-    elif action == "flag_key":
-        services.case_flag_key(case=case, actor=user, key=_yes(d["key"]), reason=reason)
-    elif action == "supervise":
-        services.case_supervise(case=case, actor=user, text=d["text"])
-    elif action == "urge":
-        services.case_urge(case=case, actor=user, text=d["text"])
-    elif action == "reply":
-        supervision = Supervision.objects.filter(case=case, pk=d["supervision"]).first()
-        if supervision is None:
-            raise ValidationError({"supervision": _("Choose a supervision of this case.")}, code="unknown")
-        services.supervision_reply(supervision=supervision, actor=user, text=d["text"])
-
-
 @login_required
 @require_POST
 def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
@@ -362,11 +294,11 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     extra: dict[str, Any] = {}
     if action == "reply":
         extra["supervisions"] = case.supervisions.filter(replied_at__isnull=True)
-    form = _action_form(action, case=case, data=request.POST, files=request.FILES, **extra)
+    form = _action_form(action, case=case, user=request.user, data=request.POST, files=request.FILES, **extra)
     if not form.is_valid():
         return _detail(request, case, bound=form, status=400)
     try:
-        _perform(action, case=case, user=request.user, d=form.cleaned_data)
+        action_run(action, case=case, actor=request.user, data=form.cleaned_data)
     except PermissionDenied as denied:
         return render(request, "cases/forbidden.html", {"case": case, "message": str(denied)}, status=403)
     except ValidationError as error:
@@ -376,9 +308,13 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
             for text in error.messages:
                 messages.error(request, text)
             return redirect("cases:detail", number=case.number)
-        _add_service_errors(form, error)
+        if isinstance(error, PhotoRejected):
+            # On the field that holds the refused upload, as the API names it.
+            form.add_error(rejected_photo_field(form.cleaned_data, ACTIONS[action].photo_fields), error.messages)
+        else:
+            _add_service_errors(form, error)
         return _detail(request, case, bound=form, status=400)
-    messages.success(request, gettext_now("“%(action)s” done.") % {"action": TRANSITIONS[action].label})
+    messages.success(request, gettext("“%(action)s” done.") % {"action": TRANSITIONS[action].label})
     return redirect("cases:detail", number=case.number)
 
 
@@ -419,7 +355,7 @@ def supervision_reply(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _supervision_page(request, bound=form, status=400)
     try:
-        services.supervision_reply(supervision=record, actor=request.user, text=form.cleaned_data["text"])
+        ACTIONS["reply"].run(case=None, actor=request.user, data={**form.cleaned_data, "supervision": record})
     except PermissionDenied as denied:
         return render(request, "cases/forbidden.html", {"case": record.case, "message": str(denied)}, status=403)
     except ValidationError as error:
@@ -428,7 +364,7 @@ def supervision_reply(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("cases:supervisions")
         _add_service_errors(form, error)
         return _supervision_page(request, bound=form, status=400)
-    messages.success(request, gettext_now("Reply sent about case %(number)s.") % {"number": record.case.number})
+    messages.success(request, gettext("Reply sent about case %(number)s.") % {"number": record.case.number})
     return redirect("cases:supervisions")
 
 

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from workcalendar.units import TimeUnit
+from workcalendar.units import CALENDAR_UNITS, TimeUnit
 
 
 class ClassKind(models.TextChoices):
@@ -134,7 +134,8 @@ class MinorClass(models.Model):
 
 
 class TimeLimit(models.Model):
-    """How long one stage of a case of this class may take at one urgency (e.g. handle, urgent: 2 calendar hours).
+    """How long one stage of a case of this class may take at one urgency (e.g. handle, urgent: 2 calendar hours;
+    verify, emergency: 30 calendar minutes).
 
     Cases copy their limits at intake, so an edit here applies to new cases only.
     """
@@ -157,9 +158,9 @@ class TimeLimit(models.Model):
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="catalogue_timelimit_amount_positive"),
             # An emergency is worked around the clock: its limits never wait for office hours.
             models.CheckConstraint(
-                condition=~models.Q(urgency=Urgency.EMERGENCY) | models.Q(unit=TimeUnit.CALENDAR_HOURS),
-                name="catalogue_timelimit_emergency_in_calendar_hours",
-                violation_error_message=_("Emergency time limits are counted in calendar hours."),
+                condition=~models.Q(urgency=Urgency.EMERGENCY) | models.Q(unit__in=sorted(CALENDAR_UNITS)),
+                name="catalogue_timelimit_emergency_in_calendar_time",
+                violation_error_message=_("Emergency time limits are counted in calendar hours or minutes."),
             ),
         ]
 
@@ -169,7 +170,7 @@ class TimeLimit(models.Model):
     def clean(self) -> None:
         # The check constraint's twin for forms: the admin shows urgency read-only, and Django skips
         # validating a constraint on a field the form does not have.
-        if self.urgency == Urgency.EMERGENCY and self.unit != TimeUnit.CALENDAR_HOURS:
+        if self.urgency == Urgency.EMERGENCY and self.unit not in CALENDAR_UNITS:
             raise ValidationError(
-                {"unit": _("Emergency time limits are counted in calendar hours.")}, code="emergency_unit"
+                {"unit": _("Emergency time limits are counted in calendar hours or minutes.")}, code="emergency_unit"
             )

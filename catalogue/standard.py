@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalogue.models import ClassKind, MajorClass, MinorClass, ResponsibleKind, Stage, Urgency
-from workcalendar.units import TimeUnit
+from workcalendar.units import CALENDAR_UNITS, TimeUnit
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 RULES_DIR = "rules"  # under the data directory; one file per kind with the same name as the names file
@@ -284,6 +284,8 @@ def _limit(text: str, *, urgency: str, where: str) -> LimitValue:
         raise CatalogueDataError(
             f"{where}: a limit is '<amount> <unit>' with a unit in {TimeUnit.values}, got {text!r}"
         )
-    if urgency == Urgency.EMERGENCY and match[2] != TimeUnit.CALENDAR_HOURS:
-        raise CatalogueDataError(f"{where}: emergency limits are counted in calendar_hours, got {text!r}")
+    if urgency == Urgency.EMERGENCY and match[2] not in CALENDAR_UNITS:
+        raise CatalogueDataError(
+            f"{where}: emergency limits are counted in calendar_hours or calendar_minutes, got {text!r}"
+        )
     return LimitValue(amount=int(match[1]), unit=match[2])

@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -137,6 +138,11 @@ def demo_password(username: str) -> str:
 
 
 SUPERUSER = "admin"
+# The platform's own account: the deadline sweep urges (催办) late units in its name (cases.sweep.platform_user,
+# which reads the same setting). A dispatcher of the city centre, so every case is in its scope; nobody signs
+# in with it (no usable password), and it is not one of the demo logins printed for people.
+PLATFORM_USERNAME = "platform"
+PLATFORM_FULL_NAME = "城运平台（自动催办）"
 # Streets are numbered from 001 in each district, so 370202001 is always a street workstation of 市南区.
 DEMO_LOGINS: tuple[DemoLogin, ...] = (
     DemoLogin("intake", Role.INTAKE_CLERK, "受理员 王晓燕", CITY_CENTRE_CODE),
@@ -302,7 +308,29 @@ def demo_logins_create() -> LoginsResult:
             username=SUPERUSER, email="", password=demo_password(SUPERUSER), full_name="系统超级管理员"
         )
         result.created.append(SUPERUSER)
+    if username := platform_username():
+        (result.created if platform_account_create() else result.existing).append(username)
     return result
+
+
+def platform_username() -> str:
+    """The platform account's username; empty when the deployment has switched automatic urging off."""
+    return getattr(settings, "CASES_PLATFORM_USERNAME", PLATFORM_USERNAME)
+
+
+@transaction.atomic
+def platform_account_create(*, centre_code: str = CITY_CENTRE_CODE) -> bool:
+    """Create the platform account, a dispatcher of the city centre, unless the username is taken.
+
+    Returns whether it was created. An existing account is left as it is: an administrator who
+    deactivated it has switched the automatic urging off.
+    """
+    username = platform_username()
+    if not username or User.objects.filter(username=username).exists():
+        return False
+    user = user_create(username=username, full_name=PLATFORM_FULL_NAME, password=None)
+    membership_grant(user=user, role=Role.DISPATCHER, unit=OrgUnit.objects.get(code=centre_code))
+    return True
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ Conventions (the SLA clock and its tests rely on them):
   the next working moment, so a 1-working-day limit reported on Saturday is due Monday at 17:30.
 - A limit that runs out exactly at the end of a working period is due at that end (12:00, 17:30), not at
   the next period's start: so 1 working day from 12:30 (lunch, counted from 13:30) is due at 12:00 next day.
-- calendar_hours is wall-clock time and ignores the calendar.
+- working_minutes is measured on the same line as working_hours (a sixtieth of one).
+- calendar_hours and calendar_minutes are wall-clock time and ignore the calendar.
 - `pauses` (on hold, extension pending) are [start, end) intervals that do not count; they may overlap
   each other and the start.
 - Days missing from the calendar table (a year not loaded) count as Monday-Friday working days.
@@ -27,6 +28,7 @@ from typing import TypeVar
 
 from workcalendar.timeline import (
     HOUR_US,
+    MINUTE_US,
     OutsideTimeline,
     Timeline,
     current_timeline,
@@ -40,6 +42,10 @@ from workcalendar.units import TimeUnit
 Pause = tuple[dt.datetime, dt.datetime]
 T = TypeVar("T")
 _UNITS = frozenset(TimeUnit.values)  # TimeUnit.values builds a list on every access: too slow per call
+# The length of one unit in µs: fixed for the wall-clock units and the working minute and hour; a working
+# day's length depends on the active working hours, so it is read from the timeline.
+_WALL_UNIT_US = {TimeUnit.CALENDAR_HOURS.value: HOUR_US, TimeUnit.CALENDAR_MINUTES.value: MINUTE_US}
+_WORKING_US = {TimeUnit.WORKING_MINUTES.value: MINUTE_US, TimeUnit.WORKING_HOURS.value: HOUR_US}
 _MAX_EXTENSIONS = 20  # each round covers at least one more year; no real limit needs more
 
 
@@ -53,8 +59,8 @@ def deadline_after(*, start: dt.datetime, amount: int, unit: str, pauses: Sequen
     if amount == 0:
         return from_us(start_us)
     merged = _merged_pauses(pauses, since=start_us)
-    if unit == TimeUnit.CALENDAR_HOURS:
-        return from_us(_walk(start_us, amount * HOUR_US, merged, _wall, _wall))
+    if unit in _WALL_UNIT_US:
+        return from_us(_walk(start_us, amount * _WALL_UNIT_US[unit], merged, _wall, _wall))
     return from_us(
         _on_timeline(lambda tl: _walk(start_us, amount * _unit_us(unit, tl), merged, tl.position, tl.instant))
     )
@@ -69,8 +75,8 @@ def working_time_between(*, start: dt.datetime, end: dt.datetime, unit: str, pau
     if end_us < start_us:
         return -working_time_between(start=end, end=start, unit=unit, pauses=pauses)
     merged = _merged_pauses(pauses, since=start_us)
-    if unit == TimeUnit.CALENDAR_HOURS:
-        return _elapsed(start_us, end_us, merged, _wall) / HOUR_US
+    if unit in _WALL_UNIT_US:
+        return _elapsed(start_us, end_us, merged, _wall) / _WALL_UNIT_US[unit]
     return _on_timeline(lambda tl: _elapsed(start_us, end_us, merged, tl.position) / _unit_us(unit, tl))
 
 
@@ -126,7 +132,7 @@ def _on_timeline(compute: Callable[[Timeline], T]) -> T:
 
 
 def _unit_us(unit: str, timeline: Timeline) -> int:
-    return HOUR_US if unit == TimeUnit.WORKING_HOURS else timeline.day_us
+    return _WORKING_US.get(unit) or timeline.day_us
 
 
 def _merged_pauses(pauses: Sequence[Pause], *, since: int) -> list[tuple[int, int]]:

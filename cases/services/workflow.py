@@ -33,7 +33,7 @@ from cases.services.intake import case_time_limits
 from cases.workflow import DIFFICULT_AFTER_REWORKS, DISPUTE_AFTER_RETURNS
 from catalogue.models import MinorClass, Stage, Urgency
 from organisations.models import OrgUnit, User
-from workcalendar.units import TimeUnit
+from workcalendar.units import EXTENSION_UNITS
 
 Fields = dict[str, Any]
 
@@ -276,8 +276,8 @@ def case_request_extension(*, case: Case, actor: User, amount: int, unit: str, r
     """The lead unit asks for more time (延期); the clock stands still until the decision."""
     if not isinstance(amount, int) or amount <= 0:
         raise ValidationError({"amount": _("Ask for a positive amount of time.")}, code="invalid_amount")
-    if unit not in TimeUnit.values:
-        raise ValidationError({"unit": _("Unknown time unit.")}, code="invalid_unit")
+    if unit not in EXTENSION_UNITS:
+        raise ValidationError({"unit": _("Ask for an extension in hours or days.")}, code="invalid_unit")
 
     def changes(locked: Case, now: dt.datetime, data: Fields) -> Fields:
         data.update(amount=amount, unit=unit)

@@ -4,6 +4,7 @@ commit, and the platform's urging of a late unit."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +15,13 @@ from cases.alerts import AlertKind, CaseDeadlineWarning
 from cases.clock import clock_at
 from cases.models import Case, CaseEvent, Status, Supervision, SupervisionKind
 from cases.sweep import SweepResult, deadlines_sweep
-from organisations.models import Role
+from catalogue.models import Stage, TimeLimit, Urgency
+from organisations.demo import CITY_CENTRE_CODE, platform_account_create
+from organisations.models import OrgUnit, Role, User
 from qingdao_ops.celery import app as celery_app
 from tests.cases.factories import T0, CaseWorld, case_in, png_upload
 from tests.factories import person
+from workcalendar.units import TimeUnit
 
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
@@ -115,6 +119,29 @@ def test_the_warning_counts_working_time_for_working_hour_limits(world: CaseWorl
     assert deadlines_sweep(at=dt.datetime(2026, 11, 27, 2, 31, tzinfo=dt.UTC)).warned == 1  # Friday 10:31
 
 
+@pytest.mark.parametrize(("status", "stage"), [(Status.VERIFYING, Stage.VERIFY), (Status.HANDLING, Stage.HANDLE)])
+def test_a_30_minute_emergency_limit_is_warned_at_24_minutes_and_overdue_at_31(
+    world: CaseWorld, status: str, stage: str
+) -> None:
+    # The class's emergency limit for the stage is 30 calendar minutes; the case copies it at intake.
+    TimeLimit.objects.filter(minor_class=world.manhole, urgency=Urgency.EMERGENCY, stage=stage).update(
+        amount=30, unit=TimeUnit.CALENDAR_MINUTES
+    )
+    case = case_in(world, status, urgency=Urgency.EMERGENCY)
+    assert case.time_limits[stage] == {"amount": 30, "unit": "calendar_minutes"}
+    assert getattr(case, f"{stage}_due_at") == T0 + 30 * MINUTE
+
+    assert deadlines_sweep(at=T0 + 23 * MINUTE) == NOTHING
+    assert deadlines_sweep(at=T0 + 24 * MINUTE) == SweepResult(overdue=0, cleared=0, warned=1)
+    assert deadlines_sweep(at=T0 + 30 * MINUTE) == NOTHING  # due, not yet past
+    assert not Case.objects.get(pk=case.pk).is_overdue
+    assert deadlines_sweep(at=T0 + 31 * MINUTE) == SweepResult(overdue=1, cleared=0, warned=0)
+
+    assert Case.objects.get(pk=case.pk).is_overdue
+    assert _alerts(case, AlertKind.WARN) == [(stage, T0 + 30 * MINUTE)]
+    assert _alerts(case, AlertKind.OVERDUE) == [(stage, T0 + 30 * MINUTE)]
+
+
 def test_the_flag_clears_when_the_case_moves_on_to_a_stage_not_yet_due(world: CaseWorld) -> None:
     case = case_in(world, Status.HANDLING)
     late = case.handle_due_at + HOUR
@@ -183,6 +210,45 @@ def test_without_a_platform_account_overdue_cases_are_flagged_but_not_urged(
 
     assert Case.objects.get(pk=case.pk).is_overdue
     assert not Supervision.objects.filter(case=case).exists()
+
+
+def test_the_demo_platform_account_is_the_actor_of_the_automatic_urge(
+    world: CaseWorld, django_capture_on_commit_callbacks: Any, eager_tasks: None
+) -> None:
+    # The demo's setup (seed_demo's logins stage) creates the account in the city centre it knows by code.
+    OrgUnit.objects.filter(pk=world.city.root.pk).update(code=CITY_CENTRE_CODE)
+    assert platform_account_create() is True
+    assert platform_account_create() is False, "a second run creates nothing"
+    platform = User.objects.get(username="platform")
+    assert list(platform.memberships.values_list("role", "unit")) == [(Role.DISPATCHER, world.city.root.pk)]
+    assert not platform.has_usable_password(), "nobody signs in as the platform"
+    case = case_in(world, Status.HANDLING)
+
+    with clock_at(case.handle_due_at + MINUTE), django_capture_on_commit_callbacks(execute=True):
+        deadlines_sweep()
+
+    urge = CaseEvent.objects.get(case=case, action="urge")
+    assert (urge.actor, urge.actor_role) == (platform, Role.DISPATCHER)
+    assert Supervision.objects.get(case=case, kind=SupervisionKind.URGE).by == platform
+
+
+def test_without_a_platform_account_the_sweep_warns_which_account_is_missing(
+    world: CaseWorld, django_capture_on_commit_callbacks: Any, eager_tasks: None, caplog: Any
+) -> None:
+    case = case_in(world, Status.HANDLING)
+    events = _events(case)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="cases.sweep"),
+        clock_at(case.handle_due_at + MINUTE),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        deadlines_sweep()
+
+    warnings = [r.getMessage() for r in caplog.records if r.name == "cases.sweep" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"case {case.pk} not urged" in warnings[0] and "'platform'" in warnings[0]
+    assert _events(case) == events and not Supervision.objects.filter(case=case).exists()
 
 
 def test_the_sweep_task_runs_the_sweep_and_reports_its_counts(world: CaseWorld, eager_tasks: None) -> None:

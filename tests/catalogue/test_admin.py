@@ -246,6 +246,56 @@ def test_an_emergency_limit_in_working_hours_is_refused_and_nothing_is_saved(cit
     assert limits_of(leaflets) == before
 
 
+def test_the_change_page_offers_minute_units_and_shows_an_emergency_s_30_minutes(city_admin_client):
+    gas_leak = event("0403")
+
+    response = city_admin_client.get(reverse("admin:catalogue_minorclass_change", args=[gas_leak.pk]))
+
+    forms = response.context["inline_admin_formsets"][0].formset.forms
+    verify = next(f for f in forms if (f.instance.urgency, f.instance.stage) == ("emergency", "verify"))
+    assert (verify["amount"].value(), verify["unit"].value()) == (30, "calendar_minutes")
+    assert [value for value, _label in verify.fields["unit"].choices if value] == [
+        "working_minutes",
+        "working_hours",
+        "working_days",
+        "calendar_minutes",
+        "calendar_hours",
+    ]
+    assert '<option value="calendar_minutes" selected>' in response.content.decode()
+
+
+def test_a_city_administrator_gives_an_emergency_a_30_minute_dispatch(city_admin_client):
+    gas_leak = event("0403")
+    others = [row for row in limits_of(gas_leak) if row[:2] != ("emergency", "dispatch")]
+
+    response = city_admin_client.post(
+        reverse("admin:catalogue_minorclass_change", args=[gas_leak.pk]),
+        minor_class_form_data(gas_leak, limits={("emergency", "dispatch"): (30, "calendar_minutes")}),
+    )
+
+    assert response.status_code == 302
+    dispatch = gas_leak.time_limits.get(urgency="emergency", stage="dispatch")
+    assert (dispatch.amount, dispatch.unit) == (30, "calendar_minutes")
+    assert [row for row in limits_of(gas_leak) if row[:2] != ("emergency", "dispatch")] == others
+
+
+def test_an_emergency_limit_in_working_minutes_is_refused_and_nothing_is_saved(city_admin_client):
+    gas_leak = event("0403")
+    before = limits_of(gas_leak)
+
+    response = city_admin_client.post(
+        reverse("admin:catalogue_minorclass_change", args=[gas_leak.pk]),
+        minor_class_form_data(gas_leak, limits={("emergency", "dispatch"): (30, "working_minutes")}),
+    )
+
+    assert response.status_code == 200
+    invalid = [f for f in response.context["inline_admin_formsets"][0].formset.forms if f.errors]
+    assert [(f.instance.urgency, f.instance.stage, list(f.errors)) for f in invalid] == [
+        ("emergency", "dispatch", ["unit"])
+    ]
+    assert limits_of(gas_leak) == before
+
+
 def test_criteria_cannot_be_emptied_in_the_admin(city_admin_client):
     leaflets = event("0201")
     criteria = leaflets.registration_criteria

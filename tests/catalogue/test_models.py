@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
+from django.utils.translation import override
 
 from catalogue.models import ClassKind, MinorClass, ResponsibleKind, Stage, TimeLimit, Urgency
 from workcalendar.units import TimeUnit
@@ -28,11 +30,14 @@ def test_every_loaded_minor_class_has_criteria_a_department_kind_and_all_fifteen
     assert set(classes.values_list("limits", "pairs")) == {(15, 15)}
 
 
-def test_every_loaded_emergency_limit_is_in_calendar_hours(standard_catalogue):
+def test_every_loaded_emergency_limit_is_in_calendar_time(standard_catalogue):
     emergency = TimeLimit.objects.filter(urgency=Urgency.EMERGENCY)
 
     assert emergency.count() == 249 * 5
-    assert set(emergency.values_list("unit", flat=True)) == {TimeUnit.CALENDAR_HOURS}
+    assert set(emergency.values_list("unit", flat=True)) == {TimeUnit.CALENDAR_HOURS, TimeUnit.CALENDAR_MINUTES}
+    # Verification and check on site: half an hour in an emergency, for every class.
+    on_site = emergency.filter(stage__in=[Stage.VERIFY, Stage.CHECK])
+    assert set(on_site.values_list("amount", "unit")) == {(30, TimeUnit.CALENDAR_MINUTES)}
 
 
 def test_codes_are_unique_within_each_kind_and_shared_across_kinds(standard_catalogue):
@@ -51,6 +56,45 @@ def test_the_database_refuses_an_emergency_limit_in_working_time():
         )
 
     assert not TimeLimit.objects.exists()
+
+
+@pytest.mark.parametrize("unit", [TimeUnit.WORKING_MINUTES, TimeUnit.WORKING_DAYS])
+def test_an_emergency_limit_in_working_minutes_or_days_is_refused_by_the_database_and_by_clean(unit):
+    minor = MinorClassFactory()
+    limit = TimeLimit(minor_class=minor, urgency=Urgency.EMERGENCY, stage=Stage.DISPATCH, amount=30, unit=unit)
+
+    with pytest.raises(ValidationError) as refused:
+        limit.clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        limit.save()
+
+    with override("en"):
+        assert refused.value.message_dict == {
+            "unit": ["Emergency time limits are counted in calendar hours or minutes."]
+        }
+    assert not TimeLimit.objects.exists()
+
+
+def test_minute_limits_are_stored_for_emergencies_in_calendar_minutes_and_otherwise_in_either_kind():
+    minor = MinorClassFactory()
+    rows = [
+        (Urgency.EMERGENCY, Stage.DISPATCH, TimeUnit.CALENDAR_MINUTES),
+        (Urgency.URGENT, Stage.VERIFY, TimeUnit.WORKING_MINUTES),
+        (Urgency.NORMAL, Stage.VERIFY, TimeUnit.CALENDAR_MINUTES),
+    ]
+    for urgency, stage, unit in rows:
+        limit = TimeLimit(minor_class=minor, urgency=urgency, stage=stage, amount=30, unit=unit)
+        limit.full_clean()
+        limit.save()
+
+    assert sorted(TimeLimit.objects.values_list("urgency", "unit", "amount")) == [
+        (Urgency.EMERGENCY, TimeUnit.CALENDAR_MINUTES, 30),
+        (Urgency.NORMAL, TimeUnit.CALENDAR_MINUTES, 30),
+        (Urgency.URGENT, TimeUnit.WORKING_MINUTES, 30),
+    ]
+    emergency = TimeLimit.objects.get(urgency=Urgency.EMERGENCY)
+    with override("en"):
+        assert str(emergency) == "Emergency Dispatch: 30 calendar minutes"
 
 
 def test_the_database_refuses_a_second_limit_for_the_same_pair_and_a_zero_limit():

@@ -119,7 +119,8 @@ def test_time_limits_for_gives_every_stage_in_one_query_or_none_when_prefetched(
         one = time_limit_for(minor_class=prefetched, urgency=Urgency.EMERGENCY, stage=Stage.HANDLE)
 
     assert set(limits) == set(Stage.values)
-    assert {spec.unit for spec in limits.values()} == {TimeUnit.CALENDAR_HOURS}
+    assert {spec.unit for spec in limits.values()} == {TimeUnit.CALENDAR_HOURS, TimeUnit.CALENDAR_MINUTES}
+    assert limits[Stage.VERIFY] == TimeLimitSpec(amount=30, unit=TimeUnit.CALENDAR_MINUTES)
     assert again == limits
     assert one == limits[Stage.HANDLE] == TimeLimitSpec(amount=1, unit=TimeUnit.CALENDAR_HOURS)
 

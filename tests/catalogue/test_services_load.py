@@ -147,6 +147,35 @@ def test_a_changed_rules_file_does_not_overwrite_a_seeded_class(edit_rules):
     assert rules_snapshot() == before
 
 
+def test_an_installation_seeded_with_hour_long_emergency_checks_keeps_them_and_minute_edits_survive(edit_rules):
+    # Seeded when the stage file gave emergencies 1 calendar hour to verify (the old data), ...
+    old_data = edit_rules(
+        "stages.csv", lambda lines: [line.replace("30 calendar_minutes", "1 calendar_hours") for line in lines]
+    )
+    catalogue_load_standard(data_dir=old_data)
+    gas_leak = minor("0403", ClassKind.EVENT)
+    # ... then an administrator set a 30-minute dispatch for gas leaks in the admin.
+    gas_leak.time_limits.filter(urgency=Urgency.EMERGENCY, stage=Stage.DISPATCH).update(
+        amount=30, unit=TimeUnit.CALENDAR_MINUTES
+    )
+    before = rules_snapshot()
+
+    result = catalogue_load_standard()  # today's files: 30 calendar minutes to verify in an emergency
+
+    assert result == LoadResult(unchanged=16 + 249)
+    assert rules_snapshot() == before
+    emergency = {row.stage: (row.amount, row.unit) for row in gas_leak.time_limits.filter(urgency=Urgency.EMERGENCY)}
+    assert emergency[Stage.VERIFY] == (1, TimeUnit.CALENDAR_HOURS)
+    assert emergency[Stage.DISPATCH] == (30, TimeUnit.CALENDAR_MINUTES)
+
+
+def test_a_fresh_load_seeds_30_minute_emergency_verification():
+    catalogue_load_standard()
+
+    verify = minor("0403", ClassKind.EVENT).time_limits.get(urgency=Urgency.EMERGENCY, stage=Stage.VERIFY)
+    assert (verify.amount, verify.unit) == (30, TimeUnit.CALENDAR_MINUTES)
+
+
 def test_a_missing_time_limit_is_added_back_and_the_others_are_left_alone():
     catalogue_load_standard()
     leaflets = minor("0201", ClassKind.EVENT)

@@ -92,6 +92,42 @@ def test_a_pause_under_calendar_hours_adds_its_wall_clock_length(calendar_2026):
     assert deadline_after(start=start, amount=24, unit=WALL, pauses=weekend) == bj(2026, 3, 9, 20)
 
 
+def test_calendar_minutes_ignore_the_calendar_like_calendar_hours(calendar_2026):
+    # An emergency reported late on the Spring Festival's Tuesday: 30 minutes is 30 minutes, holiday or not.
+    start = bj(2026, 2, 17, 23, 50)
+
+    assert deadline_after(start=start, amount=30, unit=TimeUnit.CALENDAR_MINUTES) == bj(2026, 2, 18, 0, 20)
+    assert deadline_after(start=start, amount=120, unit=TimeUnit.CALENDAR_MINUTES) == deadline_after(
+        start=start, amount=2, unit=WALL
+    )
+    assert working_time_between(start=start, end=bj(2026, 2, 18, 0, 14), unit=TimeUnit.CALENDAR_MINUTES) == 24
+    # A pause (an extension pending) adds its wall-clock length, as for calendar hours.
+    pending = [(bj(2026, 2, 18, 0), bj(2026, 2, 18, 0, 45))]
+    assert deadline_after(start=start, amount=30, unit=TimeUnit.CALENDAR_MINUTES, pauses=pending) == bj(
+        2026, 2, 18, 1, 5
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "amount", "due"),
+    [
+        (bj(2026, 3, 9, 10), 30, bj(2026, 3, 9, 10, 30)),
+        (bj(2026, 3, 9, 11, 45), 30, bj(2026, 3, 9, 13, 45)),  # 15 before lunch, 15 after
+        (bj(2026, 3, 6, 17, 15), 30, bj(2026, 3, 9, 8, 45)),  # Friday evening to Monday morning
+        (bj(2026, 2, 13, 17, 20), 30, bj(2026, 2, 14, 8, 50)),  # into the make-up Saturday
+        (bj(2026, 3, 9, 12, 30), 1, bj(2026, 3, 9, 13, 31)),  # at lunch: counts from 13:30
+    ],
+)
+def test_working_minutes_count_working_time_like_working_hours(calendar_2026, start, amount, due):
+    deadline = deadline_after(start=start, amount=amount, unit=TimeUnit.WORKING_MINUTES)
+
+    assert deadline == due
+    assert working_time_between(start=start, end=deadline, unit=TimeUnit.WORKING_MINUTES) == amount
+    assert deadline_after(start=start, amount=60 * amount, unit=TimeUnit.WORKING_MINUTES) == deadline_after(
+        start=start, amount=amount, unit=HOURS
+    )
+
+
 def test_overlapping_pauses_count_once_and_a_pause_before_the_start_only_delays_it(calendar_2026):
     start = bj(2026, 3, 9, 10)
     overlapping = [(bj(2026, 3, 9, 14), bj(2026, 3, 9, 16)), (bj(2026, 3, 9, 15), bj(2026, 3, 9, 17))]

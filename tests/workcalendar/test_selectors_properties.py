@@ -11,7 +11,7 @@ from tests.workcalendar.conftest import bj
 from workcalendar.models import CalendarDay
 from workcalendar.selectors import deadline_after, working_time_between
 from workcalendar.timeline import DEFAULT_PERIODS
-from workcalendar.units import TimeUnit
+from workcalendar.units import CALENDAR_UNITS, TimeUnit
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +19,14 @@ SEED = 20260214
 ONE_US = dt.timedelta(microseconds=1)
 MINUTE = dt.timedelta(minutes=1)
 FIRST, LAST = bj(2025, 12, 1), bj(2027, 2, 1)  # around loaded 2026, into the years that are not loaded
+# Minutes of (working or wall-clock) time in one unit, for the minute-by-minute oracle.
+UNIT_MINUTES = {
+    TimeUnit.WORKING_MINUTES: 1,
+    TimeUnit.WORKING_HOURS: 60,
+    TimeUnit.WORKING_DAYS: 450,
+    TimeUnit.CALENDAR_MINUTES: 1,
+    TimeUnit.CALENDAR_HOURS: 60,
+}
 
 
 def _random_start(rng: random.Random, *, whole_minutes: bool = False) -> dt.datetime:
@@ -66,7 +74,7 @@ def test_deadline_after_agrees_with_counting_minute_by_minute(calendar_2026):
     def counts(minute: dt.datetime, unit: str, pauses: list[tuple[dt.datetime, dt.datetime]]) -> bool:
         if any(pause_start <= minute < pause_end for pause_start, pause_end in pauses):
             return False
-        if unit == TimeUnit.CALENDAR_HOURS:
+        if unit in CALENDAR_UNITS:
             return True
         if not working.get(minute.date(), minute.weekday() < 5):
             return False
@@ -79,7 +87,7 @@ def test_deadline_after_agrees_with_counting_minute_by_minute(calendar_2026):
         amount, unit = _random_limit(rng)
         amount = min(amount, 2) if unit == TimeUnit.WORKING_DAYS else min(amount, 16)
         pauses = [(a.replace(second=0), b.replace(second=0)) for a, b in _random_pauses(rng, start)]
-        needed = amount * (450 if unit == TimeUnit.WORKING_DAYS else 60)
+        needed = amount * UNIT_MINUTES[unit]
         minute, counted = start, 0
         while counted < needed:
             counted += counts(minute, unit, pauses)
