@@ -165,17 +165,10 @@ def _person_name(user: Any) -> str | None:
     return (user.full_name or user.username) if user is not None else None
 
 
-# A pattern, not an enum: drf-spectacular names enum components after the field, and this "kind" would take the
-# class kind's name (KindEnum) away from it (settings.SPECTACULAR_SETTINGS has no ENUM_NAME_OVERRIDES).
-@extend_schema_field({"type": "string", "pattern": "^(" + "|".join(SupervisionKind.values) + ")$"})
-class _SupervisionKindField(serializers.ChoiceField):
-    pass
-
-
 class SupervisionSerializer(serializers.ModelSerializer):
     """A supervision (督办) or urging (催办): who sent it to which unit about which case, and the unit's reply."""
 
-    kind = _SupervisionKindField(
+    kind = serializers.ChoiceField(
         choices=SupervisionKind.choices, read_only=True, help_text=_("supervise (督办) or urge (催办).")
     )
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)

@@ -200,6 +200,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `kind`; each enum gets its own name instead of a clash (and a renamed KindEnum).
+    "ENUM_NAME_OVERRIDES": {
+        "ClassKindEnum": "catalogue.models.ClassKind",
+        "SupervisionKindEnum": "cases.models.SupervisionKind",
+    },
 }
 
 # --- Maps: no tiles unless a tile URL is configured; districts and the grid draw as vectors.
