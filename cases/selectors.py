@@ -11,13 +11,17 @@ import math
 from typing import Any
 
 from django.contrib.gis.geos import Point
-from django.db import connection
+from django.db import connection, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.sql import Query
 from django.shortcuts import get_object_or_404
 
+from cases import prepared
 from cases.models import FINAL_STATUSES, Case, CaseEvent, CaseSupportingUnit, RoutingRule
 from catalogue.models import MinorClass
 from geography.models import Component
+from organisations.models import OrgUnit
 from organisations.selectors import Scope, _located_q, scope_for
 
 # A case fetched for a transition carries its supporting units' ids under this name (cases.services.core.lock_case).
@@ -25,6 +29,44 @@ SUPPORT_IDS_ATTR = "support_unit_ids"
 
 # A report about a component without its code is linked to the nearest one of its class this close.
 COMPONENT_LINK_RADIUS_M = 5
+
+
+class RowReader:
+    """Model instances from hand-written SQL on the hot write paths: the model's columns in field order, turned
+    into values by the ORM's own converters (geometry, JSON). Compiling an ORM query for a wide model costs a few
+    milliseconds of Python each time; this is built once per model and database."""
+
+    _readers: dict[tuple[type[models.Model], str], RowReader] = {}
+
+    def __init__(self, model: type[models.Model], db: BaseDatabaseWrapper) -> None:
+        fields = model._meta.concrete_fields
+        compiler = db.ops.compiler("SQLCompiler")(Query(model), db, db.alias)
+        self.model = model
+        self.width = len(fields)
+        self.attnames = [field.attname for field in fields]
+        self.converters = list(compiler.get_converters([f.get_col(model._meta.db_table) for f in fields]).items())
+        self.quoted = [db.ops.quote_name(field.column) for field in fields]
+
+    @classmethod
+    def of(cls, model: type[models.Model], db: BaseDatabaseWrapper) -> RowReader:
+        reader = cls._readers.get((model, db.alias))
+        if reader is None:
+            reader = cls._readers[(model, db.alias)] = cls(model, db)
+        return reader
+
+    def columns(self, table: str) -> str:
+        """The select list for this model's row under `table` (a table name or alias)."""
+        return ", ".join(f"{table}.{column}" for column in self.quoted)
+
+    def build(self, row: tuple[Any, ...] | list[Any], db: BaseDatabaseWrapper, start: int = 0) -> Any:
+        """The instance from row[start:start + width], as the ORM would have loaded it."""
+        values = list(row[start : start + self.width])
+        for position, (converters, expression) in self.converters:
+            value = values[position]
+            for converter in converters:
+                value = converter(value, expression, db)
+            values[position] = value
+        return self.model.from_db(db.alias, self.attnames, values)
 
 
 def _scope_q(scope: Scope) -> Q:
@@ -161,30 +203,43 @@ def nearest_component_for(*, minor_class: MinorClass, location: Point) -> Compon
 # --- routing
 
 
+# The ranking of RoutingRule's docstring in SQL (a minor class beats its major class; a street beats a district
+# beats the city; then priority; the oldest rule last), with the lead unit's row and whether the rule has
+# supporting units, in one statement.
+_ROUTING_SQL = """
+SELECT {rule}, {unit}, EXISTS(SELECT 1 FROM cases_routingrule_supporting_units s WHERE s.routingrule_id = r.id)
+FROM cases_routingrule r
+JOIN organisations_orgunit u ON u.id = r.lead_unit_id
+WHERE r.is_active AND u.is_active
+  AND (r.minor_class_id = %(minor)s OR r.major_class_id = %(major)s)
+  AND ((r.district_id IS NULL AND r.street_id IS NULL)
+       OR (r.district_id = %(district)s AND r.street_id IS NULL)
+       OR r.street_id = %(street)s)
+ORDER BY r.minor_class_id IS NOT NULL DESC,
+         CASE WHEN r.street_id IS NOT NULL THEN 2 WHEN r.district_id IS NOT NULL THEN 1 ELSE 0 END DESC,
+         r.priority DESC, r.id
+LIMIT 1
+"""
+
+
 def routing_rule_for(*, minor_class: MinorClass, district_id: int | None, street_id: int | None) -> RoutingRule | None:
-    """The most specific active rule for a class in an area (see RoutingRule), or None."""
-    area = Q(district__isnull=True, street__isnull=True)
-    if district_id is not None:
-        area |= Q(district_id=district_id, street__isnull=True)
-    if street_id is not None:
-        area |= Q(street_id=street_id)
-    candidates = (
-        RoutingRule.objects.filter(is_active=True, lead_unit__is_active=True)
-        .filter(Q(minor_class=minor_class) | Q(major_class_id=minor_class.major_id))
-        .filter(area)
-        .select_related("lead_unit")
-    )
-    ranked = sorted(
-        candidates,
-        key=lambda r: (
-            r.minor_class_id is not None,
-            2 if r.street_id else 1 if r.district_id else 0,
-            r.priority,
-            -r.pk,
-        ),
-        reverse=True,
-    )
-    return ranked[0] if ranked else None
+    """The most specific active rule for a class in an area (see RoutingRule), or None; its lead unit loaded
+    with it, and its supporting units too when it has none (no query for `supporting_units.all()` then)."""
+    rules, units = RowReader.of(RoutingRule, connection), RowReader.of(OrgUnit, connection)
+    with connection.cursor() as cursor:
+        prepared.execute(
+            cursor,
+            _ROUTING_SQL.format(rule=rules.columns("r"), unit=units.columns("u")),
+            {"minor": minor_class.pk, "major": minor_class.major_id, "district": district_id, "street": street_id},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    rule = rules.build(row, connection)
+    RoutingRule.lead_unit.field.set_cached_value(rule, units.build(row, connection, start=rules.width))
+    if not row[-1]:
+        rule._prefetched_objects_cache = {"supporting_units": OrgUnit.objects.none()}
+    return rule
 
 
 def routing_rules_list() -> QuerySet[RoutingRule]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.gis.geos import Point
 from django.db import connection
@@ -12,8 +14,8 @@ from geography.models import Community, District, Street
 # One statement: the grid cell first (it carries its community, street and district); where the
 # point lies outside the grid (the grid covers the built-up core only), the community instead.
 # The && operators let PostgreSQL use the GiST indexes before the exact ST_Covers test.
-_LOCATE_SQL = """
-WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS g)
+# LOCATE_FOUND reads the point from a relation `p` (column g): other statements embed it (cases intake).
+LOCATE_FOUND = """
 SELECT * FROM (
     SELECT 1 AS rank, c.id, c.code, c.community_id, c.street_id, c.district_id
     FROM geography_gridcell c, p
@@ -34,6 +36,7 @@ SELECT * FROM (
 ORDER BY rank, id
 LIMIT 1
 """
+_LOCATE_SQL = f"WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS g) {LOCATE_FOUND}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,12 @@ class Location:
     community_id: int | None
     street_id: int | None
     district_id: int | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Location:
+        """From LOCATE_FOUND's columns after its rank: cell id and code, community, street, district."""
+        cell_id, cell_code, community_id, street_id, district_id = row
+        return cls(cell_id, cell_code, community_id, street_id, district_id)
 
     @property
     def in_city(self) -> bool:
@@ -63,8 +72,7 @@ def locate(point: Point) -> Location:
         row = cursor.fetchone()
     if row is None:
         return NOWHERE
-    _rank, cell_id, cell_code, community_id, street_id, district_id = row
-    return Location(cell_id, cell_code, community_id, street_id, district_id)
+    return Location.from_row(row[1:])
 
 
 def describe(location: Location) -> dict[str, dict[str, object] | None]:

@@ -11,15 +11,17 @@ from typing import Any
 
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models.expressions import RawSQL
+from django.db import DatabaseError, connection, models
+from django.db.models import Field
+from django.db.transaction import TransactionManagementError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from cases import clock
+from cases import clock, prepared
 from cases.events import case_groups, publish_on_commit
 from cases.log import STAGE_COMPLETED_BY, event_hash, iso, on_time
 from cases.models import Case, CaseEvent, CasePhoto, CaseSupportingUnit, Status
-from cases.selectors import SUPPORT_IDS_ATTR, case_is_visible_to
+from cases.selectors import SUPPORT_IDS_ATTR, RowReader, case_is_visible_to
 from cases.workflow import TRANSITIONS
 from organisations.models import Membership, OrgUnit, UnitType, User
 from organisations.selectors import _CACHE_ATTR as SCOPE_CACHE_ATTR
@@ -165,7 +167,111 @@ def save_photos(*, case: Case, event: CaseEvent, photos: Sequence[tuple[str, Acc
                     created_at=event.created_at,
                 )
             )
-        return CasePhoto.objects.bulk_create(rows)
+        rows_insert(rows)
+        return rows
+
+
+# INSERT and UPDATE statements for the rows every change writes (the case, its event), built once per model and
+# column list: the ORM compiles them again on each save(), which cost more Python than the database spent.
+_STATEMENTS: dict[tuple[Any, ...], tuple[str, list[Field[Any, Any]]]] = {}
+
+
+def _prepared(obj: models.Model, fields: Sequence[Field[Any, Any]], *, add: bool) -> list[Any]:
+    # As the ORM's save does: pre_save (auto_now and the like), then the field's own preparation for the database.
+    return [field.get_db_prep_save(field.pre_save(obj, add), connection=connection) for field in fields]
+
+
+def _insert_statement(obj: models.Model) -> tuple[str, list[Any]]:
+    """INSERT of every column (the id too when `obj` has one; else RETURNING it), and its parameters."""
+    meta = obj._meta
+    with_pk = obj.pk is not None
+    key = ("insert", type(obj), connection.alias, with_pk)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        quote = connection.ops.quote_name
+        fields = [f for f in meta.concrete_fields if with_pk or not f.primary_key]
+        columns = ", ".join(quote(f.column) for f in fields)
+        returning = "" if with_pk else f" RETURNING {quote(meta.pk.column)}"
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}){returning}"
+        statement = _STATEMENTS[key] = (sql, fields)
+    sql, fields = statement
+    return sql, _prepared(obj, fields, add=True)
+
+
+def _update_statement(obj: models.Model, names: Sequence[str]) -> tuple[str, list[Any]]:
+    """UPDATE of the named fields of `obj`'s row, and its parameters."""
+    key = ("update", type(obj), connection.alias, tuple(names))
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        meta, quote = obj._meta, connection.ops.quote_name
+        fields = [meta.get_field(name) for name in dict.fromkeys(names)]
+        assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+        statement = _STATEMENTS[key] = (sql, fields)
+    sql, fields = statement
+    return sql, [*_prepared(obj, fields, add=False), obj.pk]
+
+
+def _saved(obj: models.Model) -> None:
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
+def row_insert(obj: models.Model) -> None:
+    """INSERT `obj` as save(force_insert=True) would (no signals: none are connected to these models)."""
+    sql, params = _insert_statement(obj)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if obj.pk is None:
+            obj.pk = cursor.fetchone()[0]
+    _saved(obj)
+
+
+def rows_insert(objs: Sequence[models.Model]) -> None:
+    """INSERT new rows of one model in one statement, as bulk_create would, and set their ids."""
+    meta = objs[0]._meta
+    key = ("insert rows", type(objs[0]), connection.alias, len(objs))
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        quote = connection.ops.quote_name
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        row = f"({', '.join(['%s'] * len(fields))})"
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([row] * len(objs))} RETURNING {quote(meta.pk.column)}"
+        )
+        statement = _STATEMENTS[key] = (sql, fields)
+    sql, fields = statement
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [value for obj in objs for value in _prepared(obj, fields, add=True)])
+        ids = [pk for (pk,) in cursor.fetchall()]
+    # PostgreSQL returns the ids in the order of the VALUES rows (bulk_create relies on it too).
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        _saved(obj)
+
+
+def event_write(*, event: CaseEvent, case: Case, update_fields: Sequence[str] | None = None) -> None:
+    """INSERT the event and INSERT (update_fields None) or UPDATE its case's row, in one statement.
+
+    As event.save(force_insert=True) and case.save(...) would, one round trip fewer: every change writes both.
+    The event's foreign key to a case inserted by the same statement holds, as it is checked at commit.
+    """
+    event_sql, event_params = _insert_statement(event)
+    if update_fields is None:
+        case_sql, case_params = _insert_statement(case)
+    else:
+        case_sql, case_params = _update_statement(case, update_fields)
+    with connection.cursor() as cursor:
+        prepared.execute(
+            cursor, f"WITH e AS ({event_sql}) {case_sql} RETURNING (SELECT id FROM e)", event_params + case_params
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+    event.pk = row[0]
+    _saved(event)
+    _saved(case)
 
 
 def append_event(
@@ -191,7 +297,7 @@ def append_event(
         data=data,
         at=at,
     )
-    event.save(force_insert=True)
+    row_insert(event)
     return event
 
 
@@ -243,10 +349,14 @@ def notify(case: Case, *, action: str, unit_ids: Iterable[int] | None = None) ->
     )
 
 
-# The supporting units' ids, read with the lock (raw SQL: compiling it as a subquery costs more than running it).
-_SUPPORT_IDS_SQL = (
-    "ARRAY(SELECT u.unit_id FROM cases_casesupportingunit u WHERE u.case_id = cases_case.id ORDER BY u.unit_id)"
-)
+# The row and its supporting units' ids in one statement (the ARRAY subquery is not locked, only the case row).
+# With the lead unit's row when the caller needs it and does not hold it (a LEFT JOIN: null when there is none).
+_LOCK_SQL = """
+SELECT {columns},
+       ARRAY(SELECT s.unit_id FROM cases_casesupportingunit s WHERE s.case_id = c.id ORDER BY s.unit_id)
+FROM cases_case c {join} WHERE c.id = %s FOR UPDATE OF c
+"""
+_LEAD_UNIT_JOIN = "LEFT JOIN organisations_orgunit lu ON lu.id = c.lead_unit_id"
 # Related rows a transition may read from the locked case; taken from the caller's object when it holds them
 # for the same ids, else loaded when first used (joining them into the lock costs more than it saves).
 _REUSED_RELATIONS = ("minor_class", "lead_unit")
@@ -254,11 +364,27 @@ _REUSED_RELATIONS = ("minor_class", "lead_unit")
 
 def lock_case(case: Case, *, with_lead_unit: bool = False) -> Case:
     """The case's row, locked until the transaction ends (serialises concurrent transitions), with its
-    supporting units' ids (SUPPORT_IDS_ATTR) read in the same statement for the visibility check and notify."""
-    queryset = Case.objects.select_for_update(of=("self",)).annotate(**{SUPPORT_IDS_ATTR: RawSQL(_SUPPORT_IDS_SQL, ())})  # noqa: S611 (constant SQL)
+    supporting units' ids (SUPPORT_IDS_ATTR) read in the same statement for the visibility check and notify.
+
+    Hand-written SQL read through RowReader: every transition takes this lock, and compiling the ORM query for
+    the wide case row cost more than running it.
+    """
+    if connection.get_autocommit():
+        raise TransactionManagementError("lock_case needs a transaction.")
+    reader, units = RowReader.of(Case, connection), RowReader.of(OrgUnit, connection)
+    columns, join = reader.columns("c"), ""
     if with_lead_unit:
-        queryset = queryset.select_related("lead_unit")
-    locked = queryset.get(pk=case.pk)
+        columns, join = f"{columns}, {units.columns('lu')}", _LEAD_UNIT_JOIN
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, _LOCK_SQL.format(columns=columns, join=join), [case.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Case.DoesNotExist("Case matching query does not exist.")
+    locked = reader.build(row, connection)
+    setattr(locked, SUPPORT_IDS_ATTR, row[-1])
+    if with_lead_unit:
+        lead = units.build(row, connection, start=reader.width) if locked.lead_unit_id is not None else None
+        Case.lead_unit.field.set_cached_value(locked, lead)
     for name in _REUSED_RELATIONS:
         field = Case._meta.get_field(name)
         if field.is_cached(case) and not field.is_cached(locked):
@@ -323,7 +449,7 @@ def transition(
         data["photos"] = [{"phase": phase, "sha256": photo.sha256} for phase, photo in accepted]
 
     from_status = locked.status
-    event = append_event(
+    event = next_event(
         case=locked,
         action=action,
         from_status=from_status,
@@ -337,7 +463,7 @@ def transition(
     for name, value in fields.items():
         setattr(locked, name, value)
     update_fields = [*fields, "event_count", "last_event_hash"]
-    locked.save(update_fields=update_fields)
+    event_write(event=event, case=locked, update_fields=update_fields)
     save_photos(case=locked, event=event, photos=accepted)
     if after is not None:
         after(locked, event)

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cases import clock
+from cases import clock, prepared
 from cases.clock import stage_due
 from cases.log import iso
 from cases.models import FINAL_STATUSES, Case, PhotoPhase, Source, Status
@@ -28,6 +28,7 @@ from cases.services.core import (
     Place,
     accept_photos,
     acting_as,
+    event_write,
     holds_role,
     next_event,
     notify,
@@ -38,7 +39,7 @@ from cases.workflow import NEEDS_VERIFICATION, REPORTER_ROLES
 from catalogue.models import ClassKind, MinorClass, Stage, Urgency
 from catalogue.selectors import time_limits_for
 from geography.models import Component
-from geography.selectors import Location, locate
+from geography.selectors import LOCATE_FOUND, Location
 from organisations.models import Role, User
 
 
@@ -48,22 +49,29 @@ def case_time_limits(*, minor_class: MinorClass, urgency: str) -> dict[str, dict
     return {stage: {"amount": spec.amount, "unit": str(spec.unit)} for stage, spec in specs.items()}
 
 
-# Everything intake reads after locate, in one statement: the case's id and serial, the district's code, the
-# class's limits at the urgency, the nearest open case of the class within its duplicate radius (as
-# cases.selectors.duplicate_candidate_for) and the nearest component of the class (as nearest_component_for).
-_INTAKE_SQL = """
+# Everything intake reads, in one statement: where the point lies (geography.selectors.LOCATE_FOUND, as locate),
+# and for a point in the city the case's id and serial, the district's code, the class's limits at the urgency,
+# the nearest open case of the class within its duplicate radius (as cases.selectors.duplicate_candidate_for) and
+# the nearest component of the class (as nearest_component_for).
+_INTAKE_SQL = (
+    """
 WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g)
-SELECT nextval(pg_get_serial_sequence('cases_case', 'id')),
-       nextval('cases_case_number_seq'),
-       (SELECT code FROM geography_district WHERE id = %(district)s),
+SELECT loc.id, loc.code, loc.community_id, loc.street_id, loc.district_id,
+       CASE WHEN loc.district_id IS NOT NULL THEN nextval(pg_get_serial_sequence('cases_case', 'id')) END,
+       CASE WHEN loc.district_id IS NOT NULL THEN nextval('cases_case_number_seq') END,
+       (SELECT code FROM geography_district WHERE id = loc.district_id),
        (SELECT coalesce(json_agg(json_build_array(t.stage, t.amount, t.unit)), '[]'::json)
         FROM catalogue_timelimit t WHERE t.minor_class_id = %(minor_class)s AND t.urgency = %(urgency)s),
        dup.id, dup.number, comp.id, comp.code
 FROM p
+LEFT JOIN LATERAL ("""
+    + LOCATE_FOUND
+    + """) loc ON true
 LEFT JOIN LATERAL (
     SELECT c.id, c.number
     FROM cases_case c
-    WHERE %(dup_radius)s > 0
+    WHERE %(dup_radius)s::float8 > 0
+      AND loc.district_id IS NOT NULL
       AND c.minor_class_id = %(minor_class)s
       AND c.status <> ALL(%(final)s)
       AND c.location && ST_Expand(p.g, %(dup_degrees)s)
@@ -75,6 +83,7 @@ LEFT JOIN LATERAL (
     SELECT c.id, c.code
     FROM geography_component c
     WHERE %(link)s
+      AND loc.district_id IS NOT NULL
       AND c.minor_class_id = %(minor_class)s
       AND c.location && ST_Expand(p.g, %(link_degrees)s)
       AND ST_DWithin(c.location::geography, p.g::geography, %(link_radius)s)
@@ -82,25 +91,24 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) comp ON true
 """
+)
 
 
 @dataclass(frozen=True)
 class _Lookups:
-    case_id: int
+    where: Location
+    case_id: int | None  # None (and no number) outside the city
     number: str
     limits: dict[str, dict[str, Any]]
     duplicate: tuple[int, str] | None  # (id, number)
     component: tuple[int, str] | None  # (id, code)
 
 
-def _lookups(
-    *, minor_class: MinorClass, urgency: str, point: Point, district_id: int, at: dt.datetime, link: bool
-) -> _Lookups:
+def _lookups(*, minor_class: MinorClass, urgency: str, point: Point, at: dt.datetime, link: bool) -> _Lookups:
     radius = float(minor_class.duplicate_radius_m or 0)
     params = {
         "lon": point.x,
         "lat": point.y,
-        "district": district_id,
         "minor_class": minor_class.pk,
         "urgency": urgency,
         "dup_radius": radius,
@@ -111,15 +119,17 @@ def _lookups(
         "link_degrees": _degrees_covering(COMPONENT_LINK_RADIUS_M, point.y),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_INTAKE_SQL, params)
-        case_id, serial, district_code, limits, dup_id, dup_number, comp_id, comp_code = cursor.fetchone()
+        prepared.execute(cursor, _INTAKE_SQL, params)
+        row = cursor.fetchone()
+    case_id, serial, district_code, limits, dup_id, dup_number, comp_id, comp_code = row[5:]
     if isinstance(limits, str):  # a connection without psycopg's json adapter
         limits = json.loads(limits)
     return _Lookups(
+        where=Location.from_row(row[:5]),
         case_id=case_id,
         # <district code>-<yyyymmdd>-<serial>, e.g. 370202-20261126-000123; the serial comes from a sequence, so
         # numbering never waits on another transaction (gaps after a rollback are fine).
-        number=f"{district_code}-{timezone.localdate(at):%Y%m%d}-{serial % 1_000_000:06d}",
+        number=f"{district_code}-{timezone.localdate(at):%Y%m%d}-{serial % 1_000_000:06d}" if serial else "",
         limits={stage: {"amount": amount, "unit": str(unit)} for stage, amount, unit in limits},
         duplicate=(dup_id, dup_number) if dup_id is not None else None,
         component=(comp_id, comp_code) if comp_id is not None else None,
@@ -257,7 +267,15 @@ def _report(
     if not minor_class.is_active:
         raise ValidationError({"minor_class": _("This class is no longer in use.")}, code="inactive_class")
     point = _clean_point(location)
-    where: Location = locate(point)
+    now = clock.now()
+    found = _lookups(
+        minor_class=minor_class,
+        urgency=urgency,
+        point=point,
+        at=now,
+        link=not component_code and minor_class.major.kind == ClassKind.COMPONENT,
+    )
+    where = found.where
     if not where.in_city:
         raise ValidationError({"location": _("The location lies outside the city.")}, code="outside_city")
     place = Place(where.district_id, where.street_id, where.community_id, point)
@@ -267,16 +285,7 @@ def _report(
     component = _component_by_code(code=component_code, minor_class=minor_class) if component_code else None
     accepted = accept_photos(photos)
 
-    now = clock.now()
     status = initial_status or (Status.VERIFYING if source in NEEDS_VERIFICATION else Status.REPORTED)
-    found = _lookups(
-        minor_class=minor_class,
-        urgency=urgency,
-        point=point,
-        district_id=where.district_id,
-        at=now,
-        link=not component_code and minor_class.major.kind == ClassKind.COMPONENT,
-    )
     limits = found.limits
     due_stage = Stage.VERIFY if status == Status.VERIFYING else Stage.REGISTER
     due_at = stage_due(limits, due_stage, start=now)
@@ -338,8 +347,7 @@ def _report(
         data=data,
         at=now,
     )
-    case.save(force_insert=True)
-    event.save(force_insert=True)
+    event_write(event=event, case=case)
     save_photos(case=case, event=event, photos=accepted)
     notify(case, action="report", unit_ids=())
     return case

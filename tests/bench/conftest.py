@@ -16,5 +16,5 @@ def bench_city(django_db_setup, django_db_blocker) -> str:
             # Components are not needed here; only the catalogue stage calls this command.
             patch.setattr("geography.management.commands.seed_demo.call_command", lambda *a, **k: None)
         out = io.StringIO()
-        call_command("seed_demo", "--components", "0", stdout=out)
+        call_command("seed_demo", "--components", "0", "--cases", "2000", stdout=out)
         return out.getvalue()

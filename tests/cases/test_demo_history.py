@@ -1,10 +1,13 @@
 """The demo history (seed_demo's case stage) goes through the real services: every status, a log that verifies,
-routed dispatches, a second run that adds nothing; simulate_cases files reports at a rate."""
+routed dispatches; a second run adds nothing, a larger target or an interrupted build is continued, chunk by chunk;
+simulate_cases files reports at a rate. (Inside the test transaction the chunks are built in this process; the
+worker processes have their own test, tests/cases/test_demo_history_workers.py.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import random
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -14,8 +17,10 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 
+from cases import demo, services
 from cases.models import OPEN_STATUSES, Case, CaseEvent, RoutingRule, Source, Status
 from cases.workflow import STAGE_OF_STATUS
+from geography.models import GridCell
 from organisations.models import User
 
 pytestmark = pytest.mark.django_db
@@ -105,7 +110,63 @@ def test_a_second_seed_creates_no_cases_and_says_the_history_was_skipped() -> No
         User.objects.count(),
         RoutingRule.objects.count(),
     ) == before
-    assert re.search(r"case history\s+skipped", output)
+    assert re.search(r"case history\s+skipped \(the city has 200 cases already\)", output)
+
+
+def test_a_larger_target_adds_only_the_missing_cases_and_their_logs_verify() -> None:
+    before = set(Case.objects.values_list("pk", flat=True))
+
+    output = run("seed_demo", *SMALL_CITY[:-1], str(HISTORY + 30))
+
+    new = Case.objects.exclude(pk__in=before)
+    assert new.count() == 30
+    assert re.search(r"case history\s+created 30\b", output)
+    assert ": 0 with problems" in run("verify_case_log")
+
+
+def test_an_interrupted_build_leaves_no_half_chunk_and_the_next_run_completes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cases, events = Case.objects.count(), CaseEvent.objects.count()
+    real_dispatch, calls = services.case_dispatch, []
+
+    def failing_dispatch(**kwargs: object) -> CaseEvent:
+        calls.append(1)
+        if len(calls) == 8:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of a chunk
+        return real_dispatch(**kwargs)
+
+    monkeypatch.setattr(services, "case_dispatch", failing_dispatch)
+    with pytest.raises(KeyboardInterrupt):
+        demo.case_history_build(count=cases + 40)
+
+    assert (Case.objects.count(), CaseEvent.objects.count()) == (cases, events)
+    monkeypatch.setattr(services, "case_dispatch", real_dispatch)
+    result = demo.case_history_build(count=cases + 40)
+    assert (result.created, Case.objects.count()) == (40, cases + 40)
+    assert ": 0 with problems" in run("verify_case_log")
+
+
+def test_a_chunk_is_planned_the_same_from_the_seed_whatever_its_size() -> None:
+    cells = list(GridCell.objects.order_by("id").values_list("id", flat=True))
+    shared = demo._Shared(
+        cast=None,  # type: ignore[arg-type]  # planning reads the cells only
+        catalogue=None,  # type: ignore[arg-type]
+        cells=cells,
+        weights=demo.busy_cell_weights(cells, random.Random(demo.SEED)),
+        now=timezone.now(),
+        days=demo.HISTORY_DAYS,
+        seed=demo.SEED,
+    )
+
+    def plan(index: int, size: int) -> list[tuple[str, float, float]]:
+        return [(slot.plan, slot.spot.x, slot.spot.y) for slot in demo._chunk_plan(shared, index, size=size).slots]
+
+    full = plan(3, demo.CHUNK_CASES)
+    assert plan(3, demo.CHUNK_CASES) == full
+    assert set(plan(3, 40)) < set(full)
+    assert plan(4, demo.CHUNK_CASES) != full
+    assert demo._chunk_plan(shared, 3, size=40).mark == demo._chunk_plan(shared, 3, size=demo.CHUNK_CASES).mark
 
 
 def test_simulate_cases_files_the_asked_number_of_reports_through_intake() -> None:
