@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 
@@ -13,13 +14,19 @@ from channels.layers import get_channel_layer
 from cases import events
 
 
+def _sync(fn, *args):  # noqa: ANN001, ANN202
+    """async_to_sync in a thread of its own: the test thread may already run an event loop (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: async_to_sync(fn)(*args)).result()
+
+
 @pytest.fixture
 def channel() -> str:
     layer = get_channel_layer()
-    name = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("cases.district.424242", name)
+    name = _sync(layer.new_channel)
+    _sync(layer.group_add, "cases.district.424242", name)
     yield name
-    async_to_sync(layer.group_discard)("cases.district.424242", name)
+    _sync(layer.group_discard, "cases.district.424242", name)
 
 
 def _received(channel: str, n: int) -> list[dict]:
@@ -29,7 +36,7 @@ def _received(channel: str, n: int) -> list[dict]:
     async def receive() -> dict:
         return await asyncio.wait_for(layer.receive(channel), timeout=5)
 
-    return [async_to_sync(receive)() for _ in range(n)]
+    return [_sync(receive) for _ in range(n)]
 
 
 def test_hints_sent_from_many_threads_at_once_all_arrive(channel: str) -> None:
