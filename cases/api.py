@@ -171,6 +171,14 @@ def _transition(name: str, serializer: type[Serializer], summary: str, *, prepar
     return action(detail=True, methods=["post"], url_path=slug, url_name=slug)(handler)
 
 
+def _reported_point(d: dict[str, Any]) -> Point:
+    """The report's position in WGS 84 (`srs=gcj02` converts from Chinese web-map coordinates first)."""
+    lon, lat = d["lon"], d["lat"]
+    if d["srs"] == GCJ02:
+        lon, lat = gcj02_to_wgs84(lon, lat)
+    return Point(lon, lat, srid=4326)
+
+
 def _class_or_400(code: str, kind: str, field: str = "minor_class") -> Any:
     found = minor_class_by_full_code_cached(code, kind=kind)
     if found is None:
@@ -233,15 +241,12 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         body = s.CaseReportInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         d = body.validated_data
-        lon, lat = d["lon"], d["lat"]
-        if d["srs"] == GCJ02:
-            lon, lat = gcj02_to_wgs84(lon, lat)
         minor_class = _class_or_400(d["minor_class"], d["kind"])
         with service_errors(d, ("photos",)):
             case = services.case_report(
                 source=d["source"],
                 minor_class=minor_class,
-                location=Point(lon, lat, srid=4326),
+                location=_reported_point(d),
                 description=d["description"],
                 reporter=request.user,
                 photos=d["photos"],
@@ -276,15 +281,12 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         body = s.SelfHandleInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         d = body.validated_data
-        lon, lat = d["lon"], d["lat"]
-        if d["srs"] == GCJ02:
-            lon, lat = gcj02_to_wgs84(lon, lat)
         minor_class = _class_or_400(d["minor_class"], d["kind"])
         with service_errors(d, ("before_photos", "after_photos")):
             case = services.case_self_handle(
                 inspector=request.user,
                 minor_class=minor_class,
-                location=Point(lon, lat, srid=4326),
+                location=_reported_point(d),
                 description=d["description"],
                 before_photos=d["before_photos"],
                 after_photos=d["after_photos"],
