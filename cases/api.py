@@ -130,6 +130,7 @@ def _one_case(case: Case) -> Case:
     """The case with everything its detail shows, read again after a change (whatever the caller's scope now)."""
     return (
         _listed(Case.objects.filter(pk=case.pk))
+        .select_related("routing_rule__lead_unit")
         .prefetch_related(
             "supporting_units",
             Prefetch("events", queryset=CaseEvent.objects.select_related("actor", "unit").order_by("seq")),
@@ -213,7 +214,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         if "deadline" in self.request.query_params.get("ordering", ""):
             cases = _with_deadline(cases)  # only to sort by; the serializer reads the deadline off the row
         if self.action == "retrieve":
-            cases = cases.prefetch_related(
+            cases = cases.select_related("routing_rule__lead_unit").prefetch_related(
                 "supporting_units",
                 Prefetch("events", queryset=CaseEvent.objects.select_related("actor", "unit").order_by("seq")),
                 Prefetch("photos", queryset=CasePhoto.objects.select_related("event")),

@@ -221,6 +221,19 @@ class CaseDetailSerializer(CaseSerializer):
     allowed_actions = serializers.SerializerMethodField(
         help_text=_("Actions the workflow allows from the case's status (the caller's roles are checked on POST).")
     )
+    routing_rule = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        help_text=_(
+            "Before dispatch: the routing rule that would dispatch the case (found at intake); after: the rule used."
+        ),
+    )
+    routed_unit_name = serializers.CharField(
+        source="routing_rule.lead_unit.name",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text=_("The lead unit of that rule: the dispatch suggestion."),
+    )
 
     class Meta(CaseSerializer.Meta):
         fields = [
@@ -234,6 +247,8 @@ class CaseDetailSerializer(CaseSerializer):
             "supporting_units",
             "duplicate_candidate",
             "duplicate_of",
+            "routing_rule",
+            "routed_unit_name",
             "self_handled",
             "time_limits",
             "verify_due_at",

@@ -51,8 +51,9 @@ def case_time_limits(*, minor_class: MinorClass, urgency: str) -> dict[str, dict
 
 # Everything intake reads, in one statement: where the point lies (geography.selectors.LOCATE_FOUND, as locate),
 # and for a point in the city the case's id and serial, the district's code, the class's limits at the urgency,
-# the nearest open case of the class within its duplicate radius (as cases.selectors.duplicate_candidate_for) and
-# the nearest component of the class (as nearest_component_for).
+# the nearest open case of the class within its duplicate radius (as cases.selectors.duplicate_candidate_for),
+# the nearest component of the class (as nearest_component_for) and the routing rule that would dispatch it now
+# (as routing_rule_for: the suggestion the dispatcher sees; dispatch looks again, since rules may change).
 _INTAKE_SQL = (
     """
 WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g)
@@ -62,7 +63,7 @@ SELECT loc.id, loc.code, loc.community_id, loc.street_id, loc.district_id,
        (SELECT code FROM geography_district WHERE id = loc.district_id),
        (SELECT coalesce(json_agg(json_build_array(t.stage, t.amount, t.unit)), '[]'::json)
         FROM catalogue_timelimit t WHERE t.minor_class_id = %(minor_class)s AND t.urgency = %(urgency)s),
-       dup.id, dup.number, comp.id, comp.code
+       dup.id, dup.number, comp.id, comp.code, route.id, route.lead_unit_id
 FROM p
 LEFT JOIN LATERAL ("""
     + LOCATE_FOUND
@@ -90,6 +91,20 @@ LEFT JOIN LATERAL (
     ORDER BY ST_Distance(c.location::geography, p.g::geography), c.id
     LIMIT 1
 ) comp ON true
+LEFT JOIN LATERAL (
+    SELECT r.id, r.lead_unit_id
+    FROM cases_routingrule r
+    JOIN organisations_orgunit u ON u.id = r.lead_unit_id
+    WHERE loc.district_id IS NOT NULL AND r.is_active AND u.is_active
+      AND (r.minor_class_id = %(minor_class)s OR r.major_class_id = %(major_class)s)
+      AND ((r.district_id IS NULL AND r.street_id IS NULL)
+           OR (r.district_id = loc.district_id AND r.street_id IS NULL)
+           OR r.street_id = loc.street_id)
+    ORDER BY r.minor_class_id IS NOT NULL DESC,
+             CASE WHEN r.street_id IS NOT NULL THEN 2 WHEN r.district_id IS NOT NULL THEN 1 ELSE 0 END DESC,
+             r.priority DESC, r.id
+    LIMIT 1
+) route ON true
 """
 )
 
@@ -102,6 +117,7 @@ class _Lookups:
     limits: dict[str, dict[str, Any]]
     duplicate: tuple[int, str] | None  # (id, number)
     component: tuple[int, str] | None  # (id, code)
+    route: tuple[int, int] | None  # (rule id, lead unit id)
 
 
 def _lookups(*, minor_class: MinorClass, urgency: str, point: Point, at: dt.datetime, link: bool) -> _Lookups:
@@ -110,6 +126,7 @@ def _lookups(*, minor_class: MinorClass, urgency: str, point: Point, at: dt.date
         "lon": point.x,
         "lat": point.y,
         "minor_class": minor_class.pk,
+        "major_class": minor_class.major_id,
         "urgency": urgency,
         "dup_radius": radius,
         "dup_degrees": _degrees_covering(radius, point.y),
@@ -121,7 +138,7 @@ def _lookups(*, minor_class: MinorClass, urgency: str, point: Point, at: dt.date
     with connection.cursor() as cursor:
         prepared.execute(cursor, _INTAKE_SQL, params)
         row = cursor.fetchone()
-    case_id, serial, district_code, limits, dup_id, dup_number, comp_id, comp_code = row[5:]
+    case_id, serial, district_code, limits, dup_id, dup_number, comp_id, comp_code, rule_id, lead_id = row[5:]
     if isinstance(limits, str):  # a connection without psycopg's json adapter
         limits = json.loads(limits)
     return _Lookups(
@@ -133,6 +150,7 @@ def _lookups(*, minor_class: MinorClass, urgency: str, point: Point, at: dt.date
         limits={stage: {"amount": amount, "unit": str(unit)} for stage, amount, unit in limits},
         duplicate=(dup_id, dup_number) if dup_id is not None else None,
         component=(comp_id, comp_code) if comp_id is not None else None,
+        route=(rule_id, lead_id) if rule_id is not None else None,
     )
 
 
@@ -321,6 +339,8 @@ def _report(
         case.component_id = found.component[0]
     if found.duplicate is not None:
         case.duplicate_candidate_id = found.duplicate[0]
+    if found.route is not None:
+        case.routing_rule_id = found.route[0]
     data: dict[str, Any] = {
         "source": source,
         "minor_class": minor_class.full_code,
@@ -333,6 +353,8 @@ def _report(
         data["duplicate_candidate"] = found.duplicate[1]
     if component is not None or found.component is not None:
         data["component"] = component.code if component is not None else found.component[1]
+    if found.route is not None:
+        data["route"] = {"rule": found.route[0], "lead_unit": found.route[1]}
     if accepted:
         data["photos"] = [{"phase": phase, "sha256": photo.sha256} for phase, photo in accepted]
     # The id came from the sequence, so the first event (and the chain head the row keeps) is known before

@@ -14,7 +14,7 @@ from cases.models import Case, CaseSupportingUnit, RoutingRule, Source, Status
 from cases.selectors import cases_visible_to, routing_rule_for
 from catalogue.models import TimeLimit
 from organisations.models import Role, UnitType
-from tests.cases.factories import T0, CaseWorld, case_in, png_upload, reported
+from tests.cases.factories import T0, CaseWorld, advance, case_in, png_upload, reported
 from tests.factories import OrgUnitFactory, person
 
 HOUR = dt.timedelta(hours=1)
@@ -47,6 +47,36 @@ def test_routing_picks_the_most_specific_rule(world: CaseWorld) -> None:
     assert rule_at(0) == world.rule  # the minor class city-wide beats the major class, whatever its priority
     world.rule.delete()
     assert rule_at(0) == major_wide
+
+
+def test_intake_records_the_routing_suggestion_the_dispatch_would_follow(world: CaseWorld) -> None:
+    a = world.city.a
+    street_rule = RoutingRule.objects.create(
+        minor_class=world.manhole, street=a.streets[0], lead_unit=_unit(world, "U9")
+    )
+    assert world.point.within(a.streets[0].geom)  # the report lies in that street
+
+    case = reported(world)
+
+    case.refresh_from_db()
+    assert case.routing_rule == street_rule  # the street's rule beats the city-wide one
+    assert case.events.get().data["route"] == {"rule": street_rule.pk, "lead_unit": street_rule.lead_unit_id}
+    expected = routing_rule_for(minor_class=world.manhole, district_id=case.district_id, street_id=case.street_id)
+    assert case.routing_rule == expected
+
+    street_rule.is_active = False  # the rules change before dispatch: dispatch looks again
+    street_rule.save(update_fields=["is_active"])
+    services.case_dispatch(case=advance(world, case, Status.REGISTERED), actor=world.dispatcher)
+    case.refresh_from_db()
+    assert (case.routing_rule, case.lead_unit) == (world.rule, world.handler_unit)
+
+
+def test_a_report_no_rule_covers_has_no_suggestion(world: CaseWorld) -> None:
+    world.rule.delete()
+    case = reported(world)
+    case.refresh_from_db()
+    assert case.routing_rule is None
+    assert "route" not in case.events.get().data
 
 
 def test_priority_breaks_ties_between_equally_specific_rules(world: CaseWorld) -> None:
