@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from cases.alerts import CaseDeadlineWarning, OperatingMode, operating_mode_set
+from cases.alerts import CaseDeadlineWarning, Mode, OperatingMode, OperatingModeDefinition
 from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Supervision
+from cases.modes import may_switch_mode, mode_cache_clear, operating_mode_switch
 from organisations.admin import CityAdministratorPermissions
 
 
@@ -109,12 +112,37 @@ class CaseDeadlineWarningAdmin(ReadOnlyMixin, CityAdministratorPermissions, admi
     show_full_result_count = False
 
 
+class OperatingModeSwitchForm(forms.ModelForm):
+    """A switch needs its reason, and a mode other than the one in force (the service checks both again)."""
+
+    class Meta:
+        model = OperatingMode
+        fields = ("mode", "note")
+        labels = {"note": _("Reason")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["note"].required = True
+
+    def clean_mode(self) -> str:
+        mode = self.cleaned_data["mode"]
+        in_force = OperatingMode.objects.order_by("-set_at", "-id").values_list("mode", flat=True).first()
+        if (in_force or Mode.NORMAL) == mode:
+            raise forms.ValidationError(_("This mode is already in force."), code="mode_in_force")
+        return mode
+
+
 @admin.register(OperatingMode)
 class OperatingModeAdmin(CityAdministratorPermissions, admin.ModelAdmin):
-    """The mode history; adding a row switches the platform's mode (through the service)."""
+    """The mode history; adding a row switches the platform's mode through the leader's switch (a leader of the
+    city command centre or a superuser, with a reason; every screen is told)."""
 
     list_display = ("mode", "note", "set_by", "set_at")
-    fields = ("mode", "note")
+    list_select_related = ("set_by",)
+    form = OperatingModeSwitchForm
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return may_switch_mode(request.user)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # history: switch by adding a new mode, never by editing an old one
@@ -123,5 +151,25 @@ class OperatingModeAdmin(CityAdministratorPermissions, admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: OperatingMode, form: Any, change: bool) -> None:
-        created = operating_mode_set(mode=obj.mode, actor=request.user, note=obj.note)
+        created = operating_mode_switch(mode=obj.mode, actor=request.user, reason=obj.note)
         obj.pk, obj.set_by, obj.set_at = created.pk, created.set_by, created.set_at
+
+
+@admin.register(OperatingModeDefinition)
+class OperatingModeDefinitionAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    """What each mode does; an edit applies to stages and cases that start after it (never to deadlines set)."""
+
+    list_display = ("mode", "time_limit_percent", "marks_new_cases_key", "banner_colour", "updated_at")
+    fields = ("mode", "time_limit_percent", "marks_new_cases_key", "banner_colour", "description_zh", "description_en")
+    readonly_fields = ("mode",)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # one row per mode, seeded
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: OperatingModeDefinition, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        mode_cache_clear()  # this process at once, the others within cases.modes.CACHE_SECONDS
+        transaction.on_commit(mode_cache_clear)

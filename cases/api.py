@@ -35,6 +35,7 @@ from cases import serializers as s
 from cases.actions import ACTIONS, rejected_photo_field
 from cases.filters import CaseFilter, SupervisionFilter
 from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Supervision
+from cases.services.intake import DIVISION_NAMES_ATTR
 from cases.workflow import STAGE_OF_STATUS
 from catalogue.selectors import minor_class_by_full_code_cached
 from geography.api import GeoJsonLimitOffsetPagination
@@ -111,9 +112,13 @@ SELECT (SELECT name FROM geography_district WHERE id = %s), (SELECT name FROM ge
 def _with_division_names(case: Case) -> Case:
     """The case with its district, street and grid cell attached by name and code only (one small query; the
     related rows themselves carry polygons the list row does not show)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_DIVISION_NAMES_SQL, [case.district_id, case.street_id, case.grid_cell_id])
-        district_name, street_name, grid_cell_code = cursor.fetchone()
+    names = getattr(case, DIVISION_NAMES_ATTR, None)  # intake read them already
+    if names is not None:
+        district_name, street_name, grid_cell_code = names.district, names.street, names.grid_cell_code
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_DIVISION_NAMES_SQL, [case.district_id, case.street_id, case.grid_cell_id])
+            district_name, street_name, grid_cell_code = cursor.fetchone()
     case.district = District(pk=case.district_id, name=district_name)
     case.street = Street(pk=case.street_id, name=street_name) if case.street_id else None
     case.grid_cell = GridCell(pk=case.grid_cell_id, code=grid_cell_code) if case.grid_cell_id else None

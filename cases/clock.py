@@ -2,6 +2,9 @@
 
 `now()` is timezone.now() unless a block runs under `clock_at(moment)`: the tests use it to move
 time, and a demo history generator to write past cases through the same services.
+
+Every stage deadline is computed here, from the limits copied onto the case, tightened by the operating mode in
+force when the stage starts (cases.modes: emergency 50%, major event 75% by default).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from django.utils import timezone
 
 from cases.log import parse_iso
+from cases.modes import time_limit_percent_at
 from workcalendar.selectors import deadline_after
 
 _NOW: ContextVar[dt.datetime | None] = ContextVar("cases_clock_now", default=None)
@@ -41,7 +45,7 @@ def stage_due(limits: Mapping[str, Any], stage: str, *, start: dt.datetime) -> d
     limit = limits.get(stage)
     if not limit:
         return None
-    return _utc(deadline_after(start=start, amount=limit["amount"], unit=limit["unit"]))
+    return _utc(deadline_after(start=start, amount=_in_mode(limit["amount"], start), unit=limit["unit"]))
 
 
 def pause_intervals(pauses: Sequence[Mapping[str, str]]) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -61,10 +65,18 @@ def handle_due(
     if not limit or started_at is None:
         return None
     intervals = pause_intervals(pauses)
-    due = deadline_after(start=started_at, amount=limit["amount"], unit=limit["unit"], pauses=intervals)
+    amount = _in_mode(limit["amount"], started_at)
+    due = deadline_after(start=started_at, amount=amount, unit=limit["unit"], pauses=intervals)
     for extension in extensions:
         due = deadline_after(start=due, amount=extension["amount"], unit=extension["unit"], pauses=intervals)
     return _utc(due)
+
+
+def _in_mode(amount: int, start: dt.datetime) -> int | float:
+    """The limit granted to a stage starting at `start` (the arithmetic takes fractions: it counts in µs).
+    Extensions are not scaled: they are the time a leader approved."""
+    percent = time_limit_percent_at(start)
+    return amount if percent == 100 else amount * percent / 100
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -1,27 +1,25 @@
-"""Publishing "this case changed" to the Channels groups watching it, after the change has committed.
+"""Publishing "this changed" to the live feed's groups, after the change has committed.
 
-Groups: `cases.unit.<id>` for the lead and supporting units, `cases.district.<id>` and
-`cases.street.<id>` for the area. A message is a hint (the page reloads from the database), so an
-unreachable channel layer is logged, never raised.
+Groups: `cases.city` (city-wide watchers), `cases.district.<id>`, `cases.street.<id>`, `cases.community.<id>`
+for the area, `cases.unit.<id>` for the lead and supporting units, and `platform` (every staff socket) for
+platform-wide messages such as the operating mode. Each group is a Redis Stream (command.live) whose entry ids
+are the sequence numbers a page resumes from. A message is a hint (the page can reload from the database), so
+an unreachable Redis is logged, never raised.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import logging
-import os
 import threading
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.db import transaction
 
-logger = logging.getLogger(__name__)
+from command import live
 
-MESSAGE_TYPE = "case.changed"  # consumers handle it in a `case_changed` method
+CITY_GROUP = "cases.city"
+PLATFORM_GROUP = "platform"
 
 _local = threading.local()
 
@@ -29,7 +27,7 @@ _local = threading.local()
 @contextmanager
 def publishing_suppressed() -> Iterator[None]:
     """No live hints from this thread inside the block: for bulk back-filling (the demo history),
-    where nobody watches and tens of thousands of messages would only flood the channel layer."""
+    where nobody watches and tens of thousands of messages would only flood the streams."""
     previous = getattr(_local, "suppressed", False)
     _local.suppressed = True
     try:
@@ -38,66 +36,48 @@ def publishing_suppressed() -> Iterator[None]:
         _local.suppressed = previous
 
 
-def case_groups(*, district_id: int | None, street_id: int | None, unit_ids: Iterable[int]) -> list[str]:
-    groups = [f"cases.unit.{unit_id}" for unit_id in sorted(set(unit_ids))]
+def district_group(district_id: int) -> str:
+    return f"cases.district.{district_id}"
+
+
+def street_group(street_id: int) -> str:
+    return f"cases.street.{street_id}"
+
+
+def community_group(community_id: int) -> str:
+    return f"cases.community.{community_id}"
+
+
+def unit_group(unit_id: int) -> str:
+    return f"cases.unit.{unit_id}"
+
+
+def case_groups(
+    *,
+    district_id: int | None,
+    street_id: int | None,
+    community_id: int | None = None,
+    unit_ids: Iterable[int] = (),
+) -> list[str]:
+    """The groups a change of a case in this place, handled by these units, goes to (the city's first)."""
+    groups = [CITY_GROUP]
     if district_id is not None:
-        groups.append(f"cases.district.{district_id}")
+        groups.append(district_group(district_id))
     if street_id is not None:
-        groups.append(f"cases.street.{street_id}")
+        groups.append(street_group(street_id))
+    if community_id is not None:
+        groups.append(community_group(community_id))
+    groups += [unit_group(unit_id) for unit_id in sorted({u for u in unit_ids if u is not None})]
     return groups
 
 
 def publish_on_commit(*, groups: list[str], message: dict[str, Any]) -> None:
-    """Send `message` to `groups` once the current transaction commits (never if it rolls back)."""
-    if getattr(_local, "suppressed", False):
+    """Append `message` to `groups` once the current transaction commits (never if it rolls back)."""
+    if getattr(_local, "suppressed", False) or not groups:
         return
-    payload = {"type": MESSAGE_TYPE, **message}
+    groups, payload = list(groups), dict(message)
     transaction.on_commit(lambda: _send(groups, payload))
 
 
-class _PublishLoop:
-    """One event loop per process, in a daemon thread, that every publish runs on.
-
-    `async_to_sync` from plain sync code starts a fresh loop in a fresh thread per call, and channels-redis keeps
-    its connection pools per loop, so each hint cost a new thread, loop and Redis connection (about 7 ms a case
-    change through the API). Here the loop and its connections live as long as the process (a forked child,
-    as under gunicorn or Celery's prefork pool, starts its own).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid = 0
-
-    def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="case-events", daemon=True).start()
-                self._loop, self._pid = loop, os.getpid()
-            loop = self._loop
-        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
-        try:
-            future.result(timeout=PUBLISH_TIMEOUT_S)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise
-
-
-_publisher = _PublishLoop()
-PUBLISH_TIMEOUT_S = 2.0  # a stuck channel layer must not hold the request that changed the case
-
-
-async def _send_all(layer: Any, groups: list[str], payload: dict[str, Any]) -> None:
-    for group in groups:
-        await layer.group_send(group, payload)
-
-
 def _send(groups: list[str], payload: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        _publisher.run(_send_all(layer, groups, payload))
-    except Exception:  # noqa: BLE001 (the fact is committed; a lost hint must not fail the request)
-        logger.warning("could not publish case change to %s", groups, exc_info=True)
+    live.publish(groups, payload)

@@ -84,6 +84,7 @@ class SupervisionFilter(django_filters.FilterSet):
         field_name="replied_at", lookup_expr="isnull", help_text=_("true: only those still waiting for a reply.")
     )
     case = IdFilter(field_name="case_id")
+    district = IdFilter(field_name="case__district_id", help_text=_("The case's district id."))
 
     class Meta:
         model = Supervision

@@ -164,7 +164,8 @@ def state_from_events(events: Iterable[CaseEvent]) -> LogState:
             state.rework_count += 1
         elif event.action == "self_handle":
             state.self_handled = True
-        elif event.action == "flag_key":
+        elif event.action == "flag_key" or (event.action == "report" and "key" in data):
+            # A report is key at once when the operating mode in force marks new cases key (cases.modes).
             state.is_key = bool(data.get("key"))
     return state
 

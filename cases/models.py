@@ -82,8 +82,10 @@ class Case(models.Model):
     address = models.CharField(_("address"), max_length=255, blank=True)
 
     location = models.PointField(_("location"), srid=4326)
+    # No single-column index on district, grid cell or lead unit: the composite indexes in Meta start with them
+    # and serve the same look-ups, and every index is one more write on each report and transition.
     district = models.ForeignKey(
-        "geography.District", on_delete=models.PROTECT, related_name="+", verbose_name=_("district")
+        "geography.District", on_delete=models.PROTECT, related_name="+", verbose_name=_("district"), db_index=False
     )
     street = models.ForeignKey(
         "geography.Street", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("street")
@@ -103,6 +105,7 @@ class Case(models.Model):
         blank=True,
         related_name="cases",
         verbose_name=_("grid cell"),
+        db_index=False,
     )
     component = models.ForeignKey(
         "geography.Component",
@@ -132,6 +135,7 @@ class Case(models.Model):
         blank=True,
         related_name="led_cases",
         verbose_name=_("lead unit"),
+        db_index=False,
     )
     supporting_units = models.ManyToManyField(
         "organisations.OrgUnit",
@@ -225,6 +229,25 @@ class Case(models.Model):
                 condition=~Q(status__in=["not_registered", "merged", "closed", "cancelled"]),
             ),
             models.Index(fields=["is_overdue"], name="cases_overdue", condition=Q(is_overdue=True)),
+            # Today's figures (command.kpi) read only the cases changed since midnight.
+            models.Index(fields=["updated_at"], name="cases_updated"),
+            # The map's cases layer (cases.tiles) counts the open cases of a tile from this index alone.
+            models.Index(
+                fields=["status"],
+                include=[
+                    "location",
+                    "urgency",
+                    "is_overdue",
+                    "is_key",
+                    "district",
+                    "street",
+                    "community",
+                    "lead_unit",
+                    "id",
+                ],
+                name="cases_open_map",
+                condition=~Q(status__in=["cancelled", "closed", "merged", "not_registered"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -104,17 +104,17 @@ def deadlines_sweep(*, at: dt.datetime | None = None) -> SweepResult:
             flagged AS (
                 UPDATE {cases} c SET is_overdue = TRUE FROM late
                 WHERE c.id = late.id AND NOT c.is_overdue AND ({due_sql}) < %s
-                RETURNING c.id, c.district_id, c.street_id, c.lead_unit_id
+                RETURNING c.id, c.district_id, c.street_id, c.community_id, c.lead_unit_id
             ),
             cleared AS (
                 UPDATE {cases} c SET is_overdue = FALSE FROM cur
                 WHERE c.id = cur.id AND cur.is_overdue AND c.is_overdue
                     AND c.status IN ({in_watched}) AND (({due_sql}) < %s) IS NOT TRUE
-                RETURNING c.id, c.district_id, c.street_id, c.lead_unit_id
+                RETURNING c.id, c.district_id, c.street_id, c.community_id, c.lead_unit_id
             )
-            SELECT 'overdue', id, district_id, street_id, lead_unit_id FROM flagged
-            UNION ALL SELECT 'cleared', id, district_id, street_id, lead_unit_id FROM cleared
-            UNION ALL SELECT 'alerted', id, NULL, NULL, NULL FROM alerted WHERE stage = %s
+            SELECT 'overdue', id, district_id, street_id, community_id, lead_unit_id FROM flagged
+            UNION ALL SELECT 'cleared', id, district_id, street_id, community_id, lead_unit_id FROM cleared
+            UNION ALL SELECT 'alerted', id, NULL, NULL, NULL, NULL FROM alerted WHERE stage = %s
             """,
             [
                 *current_params,
@@ -133,8 +133,8 @@ def deadlines_sweep(*, at: dt.datetime | None = None) -> SweepResult:
         warned = _warn(cursor, current, current_params, now)
     flagged = [row[1:] for row in changed if row[0] == "overdue"]
     cleared = [row[1:] for row in changed if row[0] == "cleared"]
-    _publish(flagged, action="overdue")
-    _publish(cleared, action="overdue_cleared")
+    _publish(flagged, action="overdue", at=now)
+    _publish(cleared, action="overdue_cleared", at=now)
     _urge_on_commit([row[1] for row in changed if row[0] == "alerted"])
     return SweepResult(overdue=len(flagged), cleared=len(cleared), warned=warned)
 
@@ -178,26 +178,49 @@ def _warn(cursor: Any, current: str, current_params: list[Any], now: dt.datetime
     return cursor.rowcount
 
 
-def _publish(rows: list[tuple[Any, ...]], *, action: str) -> None:
-    """Tell the pages watching these cases, after commit: per case, or per district when there are many."""
+def _publish(rows: list[tuple[Any, ...]], *, action: str, at: dt.datetime) -> None:
+    """Tell the pages watching these cases, after commit: per case, or, when there are many, one "reload"
+    hint (kind "cases", how many changed) to each group that watches any of them."""
     if not rows:
         return
     if len(rows) <= PUBLISH_PER_CASE_LIMIT:
-        for case_id, district_id, street_id, lead_unit_id in rows:
+        for case_id, district_id, street_id, community_id, lead_unit_id in rows:
             publish_on_commit(
                 groups=case_groups(
-                    district_id=district_id, street_id=street_id, unit_ids=[lead_unit_id] if lead_unit_id else []
+                    district_id=district_id,
+                    street_id=street_id,
+                    community_id=community_id,
+                    unit_ids=[lead_unit_id] if lead_unit_id else [],
                 ),
-                message={"case": case_id, "action": action},
+                message={
+                    "kind": "case",
+                    "case": case_id,
+                    "action": action,
+                    "is_overdue": action == "overdue",
+                    "district": district_id,
+                    "street": street_id,
+                    "community": community_id,
+                    "lead_unit": lead_unit_id,
+                    "at": at,
+                },
             )
         return
-    by_district: dict[int, int] = defaultdict(int)
-    for _case_id, district_id, _street_id, _unit_id in rows:
-        by_district[district_id] += 1
-    for district_id, count in sorted(by_district.items()):
+    by_group: dict[str, int] = defaultdict(int)
+    for _case_id, district_id, street_id, community_id, lead_unit_id in rows:
+        for group in case_groups(
+            district_id=district_id,
+            street_id=street_id,
+            community_id=community_id,
+            unit_ids=[lead_unit_id] if lead_unit_id else [],
+        ):
+            by_group[group] += 1
+    # One hint per count, to the groups with that count (each group is told only about its own cases).
+    by_count: dict[int, list[str]] = defaultdict(list)
+    for group, count in by_group.items():
+        by_count[count].append(group)
+    for count, groups in sorted(by_count.items()):
         publish_on_commit(
-            groups=case_groups(district_id=district_id, street_id=None, unit_ids=[]),
-            message={"case": None, "action": action, "count": count},
+            groups=sorted(groups), message={"kind": "cases", "case": None, "action": action, "count": count, "at": at}
         )
 
 
@@ -219,6 +242,44 @@ def platform_user() -> Any | None:
     return get_user_model().objects.filter(username=username, is_active=True).first() if username else None
 
 
+def overdue_urge_all(alert_ids: list[int]) -> int:
+    """The platform's urging for a batch of overdue alerts (what one sweep found); how many were sent.
+
+    Without a platform account nothing is urged and one warning names the missing account and the cases, however
+    many there are (a city-wide catch-up after an outage finds thousands at once).
+    """
+    actor = platform_user()
+    if actor is None:
+        case_ids = sorted(
+            CaseDeadlineWarning.objects.filter(pk__in=alert_ids, kind=AlertKind.OVERDUE).values_list(
+                "case_id", flat=True
+            )
+        )
+        if case_ids:
+            _warn_not_urged(case_ids)
+        return 0
+    return sum(1 for alert_id in alert_ids if overdue_urge(alert_id=alert_id, actor=actor) is not None)
+
+
+def _warn_not_urged(case_ids: list[int]) -> None:
+    shown = ", ".join(str(pk) for pk in case_ids[:10]) + (
+        f" and {len(case_ids) - 10} more" if len(case_ids) > 10 else ""
+    )
+    username = _platform_username()
+    if username:
+        # A configuration gap, not a normal outcome: say which account is missing and how to fix it.
+        logger.warning(
+            "%d overdue case(s) not urged (case %s): no active platform account %r (a dispatcher of the city "
+            "centre; seed_demo creates it in the demo, an administrator creates it in production)",
+            len(case_ids),
+            shown,
+            username,
+        )
+    else:
+        # Switched off on purpose: worth a line, not an alarm.
+        logger.info("%d overdue case(s) not urged (case %s): automatic urging is off", len(case_ids), shown)
+
+
 @transaction.atomic
 def overdue_urge(*, alert_id: int, actor: Any | None = None) -> Supervision | None:
     """The platform urges (催办) the lead unit of a case whose handling deadline has passed.
@@ -237,20 +298,7 @@ def overdue_urge(*, alert_id: int, actor: Any | None = None) -> Supervision | No
         return None
     actor = actor or platform_user()
     if actor is None:
-        # A configuration gap, not a normal outcome: say which account is missing and how to fix it.
-        username = _platform_username()
-        if username:
-            logger.warning(
-                "overdue case %s not urged: no active platform account %r (a dispatcher of the city centre; "
-                "seed_demo creates it in the demo, an administrator creates it in production)",
-                alert.case_id,
-                username,
-            )
-        else:
-            # Switched off on purpose: worth a line, not an alarm.
-            logger.info(
-                "overdue case %s not urged: automatic urging is off (CASES_PLATFORM_USERNAME empty)", alert.case_id
-            )
+        _warn_not_urged([alert.case_id])
         return None
     case = alert.case
     if case.lead_unit_id is None or _WATCHED.get(case.status) != alert.stage or case.handle_due_at != alert.due_at:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from cases.sweep import deadlines_sweep, overdue_urge
+from cases.sweep import deadlines_sweep, overdue_urge_all
 
 
 @shared_task(name="cases.sweep_deadlines", ignore_result=False)
@@ -17,4 +17,4 @@ def sweep_deadlines() -> dict[str, int]:
 @shared_task(name="cases.urge_overdue")
 def urge_overdue(alert_ids: list[int]) -> int:
     """The platform's urging for newly overdue handling deadlines (once per alert); returns how many were sent."""
-    return sum(1 for alert_id in alert_ids if overdue_urge(alert_id=alert_id) is not None)
+    return overdue_urge_all(alert_ids)

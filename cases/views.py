@@ -9,16 +9,14 @@ nothing: ValidationError shows on the form, PermissionDenied is a 403 page, Http
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.gis.db.models import MultiPolygonField
-from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Func, QuerySet, Value
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext
@@ -42,7 +40,7 @@ from cases.selectors import case_events, case_get_by_number_for_user_or_404, cas
 from cases.services.core import Place, acting_as, holds_role
 from cases.workflow import REPORTER_ROLES, STAGE_OF_STATUS, TRANSITIONS
 from catalogue.models import Stage
-from geography.models import District
+from geography.selectors import district_outlines
 from organisations.models import Membership, Role
 from organisations.selectors import districts_visible_to
 from photos.services import PhotoRejected
@@ -53,7 +51,6 @@ _NOT_ON_THE_PAGE = {"merge_in", "self_handle"}
 # Every page form posts through the shared table (close is the API's shorthand for a passed check).
 assert set(ACTION_FORMS) == set(ACTIONS) - {"close"}
 _OTHER_ACTIONS = {"report": _("Report"), "overdue": _("Overdue")}
-_OUTLINE_TOLERANCE = 0.0005  # degrees, as on the home page
 
 
 # --- the list
@@ -139,23 +136,6 @@ def _report_sources(user: Any) -> list[tuple[str, str]]:
     ]
 
 
-def _district_outlines() -> dict[str, Any]:
-    outline = Func(
-        "geom",
-        Value(_OUTLINE_TOLERANCE),
-        function="ST_SimplifyPreserveTopology",
-        output_field=MultiPolygonField(srid=4326),
-    )
-    rows = District.objects.order_by("code").annotate(outline=AsGeoJSON(outline, precision=5))
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {"type": "Feature", "id": d.pk, "properties": {"name": d.name}, "geometry": json.loads(d.outline)}
-            for d in rows.only("id", "name")
-        ],
-    }
-
-
 def _add_service_errors(form: Any, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
@@ -179,7 +159,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, gettext("Case %(number)s reported.") % {"number": case.number})
             return redirect("cases:detail", number=case.number)
-    return render(request, "cases/new.html", {"form": form, "districts": _district_outlines()})
+    return render(request, "cases/new.html", {"form": form, "districts": district_outlines()})
 
 
 @login_required
@@ -202,7 +182,7 @@ def case_self_handle(request: HttpRequest) -> HttpResponse:
             messages.success(request, gettext("Case %(number)s self-handled and closed.") % {"number": case.number})
             return redirect("cases:detail", number=case.number)
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "districts": _district_outlines()}
+    context = {"form": form, "districts": district_outlines()}
     return render(request, "cases/self_handle.html", context, status=status)
 
 
@@ -241,7 +221,18 @@ def _action_form(
     )
 
 
-def _detail(request: HttpRequest, case: Case, *, bound: ActionForm | None = None, status: int = 200) -> HttpResponse:
+DETAIL_TEMPLATE = "cases/detail.html"
+
+
+def detail_render(
+    request: HttpRequest,
+    case: Case,
+    *,
+    bound: ActionForm | None = None,
+    status: int = 200,
+    template: str = DETAIL_TEMPLATE,
+) -> HttpResponse:
+    """The case page, or another template showing the same context (the command centre's side panel)."""
     actions = available_actions(request.user, case)
     forms = []
     for action, extra in actions.items():
@@ -275,19 +266,33 @@ def _detail(request: HttpRequest, case: Case, *, bound: ActionForm | None = None
         "supporting": case.supporting_units.order_by("path"),
         "action_forms": forms,
     }
-    return render(request, "cases/detail.html", context, status=status)
+    return render(request, template, context, status=status)
 
 
 @login_required
 @require_GET
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     case = case_get_by_number_for_user_or_404(request.user, number)
-    return _detail(request, case)
+    return detail_render(request, case)
 
 
 @login_required
 @require_POST
 def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    return case_action_run(
+        request,
+        number,
+        action,
+        template=DETAIL_TEMPLATE,
+        done=lambda case: redirect("cases:detail", number=case.number),
+    )
+
+
+def case_action_run(
+    request: HttpRequest, number: str, action: str, *, template: str, done: Callable[[Case], HttpResponse]
+) -> HttpResponse:
+    """Run one workflow action posted from a page form: `done(case)` answers when it ran (or when the case
+    moved on meanwhile), `template` shows the form again with its errors (400)."""
     if action not in ACTION_FORMS:
         raise Http404("No such action.")
     case = case_get_by_number_for_user_or_404(request.user, number)
@@ -296,7 +301,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
         extra["supervisions"] = case.supervisions.filter(replied_at__isnull=True)
     form = _action_form(action, case=case, user=request.user, data=request.POST, files=request.FILES, **extra)
     if not form.is_valid():
-        return _detail(request, case, bound=form, status=400)
+        return detail_render(request, case, bound=form, status=400, template=template)
     try:
         action_run(action, case=case, actor=request.user, data=form.cleaned_data)
     except PermissionDenied as denied:
@@ -307,15 +312,15 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
             # The case moved on meanwhile: say why on the page rather than on a form that is gone.
             for text in error.messages:
                 messages.error(request, text)
-            return redirect("cases:detail", number=case.number)
+            return done(case)
         if isinstance(error, PhotoRejected):
             # On the field that holds the refused upload, as the API names it.
             form.add_error(rejected_photo_field(form.cleaned_data, ACTIONS[action].photo_fields), error.messages)
         else:
             _add_service_errors(form, error)
-        return _detail(request, case, bound=form, status=400)
+        return detail_render(request, case, bound=form, status=400, template=template)
     messages.success(request, gettext("“%(action)s” done.") % {"action": TRANSITIONS[action].label})
-    return redirect("cases:detail", number=case.number)
+    return done(case)
 
 
 # --- supervision and urging addressed to the user's units

@@ -167,3 +167,72 @@ class ComponentPhoto(models.Model):
         verbose_name = _("component photo")
         verbose_name_plural = _("component photos")
         ordering = ["-uploaded_at"]
+
+
+class _ClusterCounts(models.Model):
+    """What a cell of the components' cluster pyramid holds (see geography.tiles): how many components of one
+    major class lie in Web Mercator cell (x, y) of zoom level `level` (2^level cells across the world), how many
+    of them are damaged, lost or removed, and the sums of their coordinates (the cluster is drawn at the mean).
+
+    Derived data, rebuilt by geography.tiles.component_clusters_rebuild: no foreign-key constraints, so a rebuild
+    writes a million rows without a million constraint checks.
+    """
+
+    level = models.PositiveSmallIntegerField(_("level"))
+    x = models.IntegerField("x")
+    y = models.IntegerField("y")
+    major_class = models.ForeignKey(
+        "catalogue.MajorClass",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        verbose_name=_("major class"),
+    )
+    count = models.IntegerField(_("components"))
+    damaged = models.IntegerField(_("damaged"))
+    lost = models.IntegerField(_("lost"))
+    removed = models.IntegerField(_("removed"))
+    sum_lon = models.FloatField(_("sum of longitudes"))
+    sum_lat = models.FloatField(_("sum of latitudes"))
+
+    class Meta:
+        abstract = True
+
+
+def _derived_fk(model: str, label: str) -> models.ForeignKey:
+    return models.ForeignKey(
+        model,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
+        verbose_name=label,
+    )
+
+
+class ComponentCluster(_ClusterCounts):
+    """Pyramid cell counts by the keys the scope rule looks at (organisations.selectors.components_visible_to:
+    the component's district, street, community and owner unit), for users who see part of the city."""
+
+    district = _derived_fk("geography.District", _("district"))
+    street = _derived_fk("geography.Street", _("street"))
+    community = _derived_fk("geography.Community", _("community"))
+    owner_unit = _derived_fk("organisations.OrgUnit", _("owner unit"))
+
+    class Meta:
+        verbose_name = _("component cluster cell")
+        verbose_name_plural = _("component cluster cells")
+        # A tile is a range of x and y at one level; rows are written in this order, so a tile's rows are
+        # also neighbours on disk.
+        indexes = [models.Index(fields=["level", "x", "y"], name="geography_cluster_tile")]
+
+
+class ComponentClusterTotal(_ClusterCounts):
+    """Pyramid cell counts for the whole city (city-wide users): ComponentCluster summed over the scope keys."""
+
+    class Meta:
+        verbose_name = _("component cluster total")
+        verbose_name_plural = _("component cluster totals")
+        indexes = [models.Index(fields=["level", "x", "y"], name="geography_cluster_total_tile")]

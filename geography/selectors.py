@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.gis.db.models import MultiPolygonField
+from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Point
 from django.db import connection
+from django.db.models import Func, Value
 
 from geography.models import Community, District, Street
 
@@ -102,3 +106,28 @@ def describe(location: Location) -> dict[str, dict[str, object] | None]:
         prefix = "" if layer == top else f"{layer}__"
         described[layer] = {"id": pk, "code": row[f"{prefix}code"], "name": row[f"{prefix}name"]}
     return described
+
+
+# --- outlines for maps
+
+OUTLINE_TOLERANCE = 0.0005  # degrees (about 50 m): district outlines drawn at city scale
+
+
+def simplified(field: str, tolerance: float = OUTLINE_TOLERANCE) -> Any:
+    """`field` simplified for drawing at city scale (topology kept, so neighbours still meet)."""
+    return Func(
+        field, Value(tolerance), function="ST_SimplifyPreserveTopology", output_field=MultiPolygonField(srid=4326)
+    )
+
+
+def district_outlines() -> dict[str, Any]:
+    """Every district's simplified outline as a GeoJSON FeatureCollection (id, name): boundaries are public
+    background, drawn on every map, whatever the viewer may see inside them."""
+    rows = District.objects.order_by("code").annotate(outline=AsGeoJSON(simplified("geom"), precision=5))
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": d.pk, "properties": {"name": d.name}, "geometry": json.loads(d.outline)}
+            for d in rows.only("id", "name")
+        ],
+    }

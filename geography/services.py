@@ -86,6 +86,11 @@ def geography_layer_import(
         staging.locate_components()
     report.created, report.updated = staging.upsert()
     report.unchanged = staging.count - report.created - report.updated
+    if layer == COMPONENT and (report.created or report.updated):
+        # The map's cluster counts (geography.tiles) follow the new components once they are committed.
+        from geography.tasks import rebuild_component_clusters  # the tasks import the tiles, which import models
+
+        transaction.on_commit(rebuild_component_clusters.delay)
     if report.rejects:
         report.rejects_path = rejects_path or default_rejects_path(path)
         _write_rejects(report.rejects_path, report.rejects, reader)

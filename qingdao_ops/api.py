@@ -9,8 +9,11 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from cases import api as cases_api
+from cases import tiles_api as cases_tiles_api
 from catalogue import api as catalogue_api
+from command import api as command_api
 from geography import api as geography_api
+from geography import tiles_api as geography_tiles_api
 from organisations import api as organisations_api
 
 router = DefaultRouter()
@@ -29,5 +32,14 @@ router.register("catalogue/classes", catalogue_api.MinorClassViewSet, basename="
 api_urlpatterns = [
     path("me/", organisations_api.MeView.as_view(), name="me"),
     path("locate/", geography_api.LocateView.as_view(), name="locate"),
+    path(
+        "map/components/<str:z>/<str:x>/<str:y>/",
+        geography_tiles_api.ComponentTileView.as_view(),
+        name="map-components",
+    ),
+    path("map/cases/<str:z>/<str:x>/<str:y>/", cases_tiles_api.CaseTileView.as_view(), name="map-cases"),
+    path("command/queues/", command_api.QueuesView.as_view(), name="command-queues"),
+    path("command/kpi/", command_api.KpiView.as_view(), name="command-kpi"),
+    path("operating-mode/", command_api.OperatingModeView.as_view(), name="operating-mode"),
     *router.urls,
 ]

@@ -1,3 +1,9 @@
 """WebSocket routes; each domain app adds its consumers here."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from command.consumers import LiveFeedConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/live/", LiveFeedConsumer.as_asgi()),
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "photos",
     # One app per domain.
     "cases",
+    "command",
     "lifelines",
     "sanitation",
     "enforcement",
@@ -90,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "command.context_processors.operating_mode",
             ],
         },
     },
@@ -103,6 +106,9 @@ if not DATABASE_URL:
         "(they start one under ./var), or set DATABASE_URL=postgis://user:password@host:port/name."
     )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60))}
+# No JIT: the platform's queries are short, and PostgreSQL's JIT compiled some map and list queries for longer
+# (30-60 ms) than they ran.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     raise ImproperlyConfigured("DATABASE_URL must use the postgis:// scheme (PostgreSQL with PostGIS).")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -132,6 +138,13 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     # Overdue flags and 80% warnings; a run still queued when the next is due is dropped (expires).
     "cases-sweep-deadlines": {"task": "cases.sweep_deadlines", "schedule": 60.0, "options": {"expires": 55}},
+    # The components layer's cluster counts (zoom 16 and below), again from the table: nightly, besides the
+    # rebuild after each component import (geography.services), for edits made in the admin one at a time.
+    "geography-rebuild-component-clusters": {
+        "task": "geography.rebuild_component_clusters",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 3600},
+    },
 }
 
 # --- People
@@ -182,7 +195,7 @@ PHOTO_MAX_PIXELS = env_int("DJANGO_PHOTO_MAX_PIXELS", 50_000_000)
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an anonymous or bad-token request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "organisations.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

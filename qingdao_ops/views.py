@@ -7,15 +7,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.contrib.gis.db.models import MultiPolygonField, PointField
+from django.contrib.gis.db.models import PointField
 from django.contrib.gis.db.models.functions import AsGeoJSON
-from django.db.models import Count, Func, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Func, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from geography.selectors import simplified
 from organisations.selectors import (
     communities_visible_to,
     districts_visible_to,
@@ -28,7 +29,6 @@ from qingdao_ops.health import run_checks
 
 # Degrees; about 50 m at Qingdao's latitude: outlines stay recognisable at city zoom and the
 # page stays small (ten real district boundaries shrink from megabytes to tens of kilobytes).
-_OUTLINE_TOLERANCE = 0.0005
 
 
 @never_cache
@@ -83,12 +83,7 @@ def _districts_overview(user: Any) -> list[dict[str, Any]]:
 
     One query: the counts are correlated subqueries on the scoped selectors.
     """
-    outline = Func(
-        "geom",
-        Value(_OUTLINE_TOLERANCE),
-        function="ST_SimplifyPreserveTopology",
-        output_field=MultiPolygonField(srid=4326),
-    )
+    outline = simplified("geom")
     # The label goes at the centre of the largest circle inside the outline: a bounding-box centre
     # falls in the sea for a coastal district with islands.
     label = Func(

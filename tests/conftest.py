@@ -52,6 +52,14 @@ def _fresh_class_lookups() -> None:
     minor_class_cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_operating_mode() -> None:
+    """The operating mode is cached per process; each test's database starts with none set (normal mode)."""
+    from cases.modes import mode_cache_clear
+
+    mode_cache_clear(known_empty=True)
+
+
 def missing(reason: str) -> None:
     """A missing service or browser: a failure in CI, a skip on a developer's machine."""
     if IN_CI:

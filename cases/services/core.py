@@ -18,7 +18,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from cases import clock, prepared
-from cases.events import case_groups, publish_on_commit
+from cases.events import case_groups, publish_on_commit, unit_group
 from cases.log import STAGE_COMPLETED_BY, event_hash, iso, on_time
 from cases.models import Case, CaseEvent, CasePhoto, CaseSupportingUnit, Status
 from cases.selectors import SUPPORT_IDS_ATTR, RowReader, case_is_visible_to
@@ -93,9 +93,32 @@ def _memberships(user: User) -> list[Membership]:
     cached = getattr(user, _MEMBERSHIPS_ATTR, None)
     if cached is not None and cached[0] is scope:
         return cached[1]
-    memberships = list(Membership.objects.filter(user=user).select_related("unit").order_by("id"))
+    memberships = _memberships_read(user.pk)
     setattr(user, _MEMBERSHIPS_ATTR, (scope, memberships))
     return memberships
+
+
+# A user's memberships with their units (as select_related would), hand-written: every action and report reads
+# them, and compiling the ORM query took longer than running it.
+_MEMBERSHIPS_SQL = """
+SELECT {membership}, {unit}
+FROM organisations_membership m LEFT JOIN organisations_orgunit u ON u.id = m.unit_id
+WHERE m.user_id = %s ORDER BY m.id
+"""
+
+
+def _memberships_read(user_id: int) -> list[Membership]:
+    memberships, units = RowReader.of(Membership, connection), RowReader.of(OrgUnit, connection)
+    sql = _MEMBERSHIPS_SQL.format(membership=memberships.columns("m"), unit=units.columns("u"))
+    found = []
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [user_id])
+        for row in cursor.fetchall():
+            membership = memberships.build(row, connection)
+            unit = units.build(row, connection, start=memberships.width) if membership.unit_id is not None else None
+            Membership.unit.field.set_cached_value(membership, unit)
+            found.append(membership)
+    return found
 
 
 def holds_role(user: User, role: str) -> bool:
@@ -334,8 +357,11 @@ def next_event(
     return event
 
 
-def notify(case: Case, *, action: str, unit_ids: Iterable[int] | None = None) -> None:
-    """Tell the lead and supporting units and the area's watchers, after commit."""
+def notify(
+    case: Case, *, action: str, unit_ids: Iterable[int] | None = None, former_unit_ids: Iterable[int] = ()
+) -> None:
+    """Tell the lead and supporting units and the area's watchers, after commit; and the units that had the
+    case until this change (`former_unit_ids`, e.g. before a re-dispatch) that it has left them."""
     if unit_ids is None:
         unit_ids = []
         if case.lead_unit_id is not None:
@@ -343,10 +369,61 @@ def notify(case: Case, *, action: str, unit_ids: Iterable[int] | None = None) ->
             if support is None:
                 support = CaseSupportingUnit.objects.filter(case=case).values_list("unit_id", flat=True)
             unit_ids = [case.lead_unit_id, *support]
+    unit_ids = list(unit_ids)
+    gone = sorted(set(former_unit_ids) - set(unit_ids) - {None})
+    if gone:
+        # They no longer see the case: only what takes it off their queues.
+        publish_on_commit(
+            groups=[unit_group(unit_id) for unit_id in gone],
+            message={
+                "kind": "case",
+                "case": case.pk,
+                "number": case.number,
+                "action": action,
+                "gone": True,
+                "at": case.updated_at,
+            },
+        )
     publish_on_commit(
-        groups=case_groups(district_id=case.district_id, street_id=case.street_id, unit_ids=unit_ids),
-        message={"case": case.pk, "number": case.number, "action": action, "status": case.status},
+        groups=case_groups(
+            district_id=case.district_id,
+            street_id=case.street_id,
+            community_id=case.community_id,
+            unit_ids=unit_ids,
+        ),
+        message=live_message(case, action=action),
     )
+
+
+def _units_of(case: Case) -> set[int]:
+    """The lead and supporting units of a locked case (as notify counts them), without a query."""
+    if case.lead_unit_id is None:
+        return set()
+    return {case.lead_unit_id, *(getattr(case, SUPPORT_IDS_ATTR, None) or ())}
+
+
+def live_message(case: Case, *, action: str) -> dict[str, Any]:
+    """What a map and the queues need to redraw a case without asking for it (from the row in hand, no query)."""
+    location = case.location
+    return {
+        "kind": "case",
+        "case": case.pk,
+        "number": case.number,
+        "action": action,
+        "status": case.status,
+        "urgency": case.urgency,
+        "lon": round(location.x, 7) if location is not None else None,
+        "lat": round(location.y, 7) if location is not None else None,
+        "district": case.district_id,
+        "street": case.street_id,
+        "community": case.community_id,
+        "minor_class": case.minor_class_id,
+        "lead_unit": case.lead_unit_id,
+        "is_overdue": case.is_overdue,
+        "is_key": case.is_key,
+        "is_difficult": case.is_difficult,
+        "at": case.updated_at,
+    }
 
 
 # The row and its supporting units' ids in one statement (the ARRAY subquery is not locked, only the case row).
@@ -433,6 +510,7 @@ def transition(
     if spec.reason_required and not reason:
         raise ValidationError({"reason": _("A reason is required.")}, code="reason_required")
     accepted = accept_photos(photos)
+    units_before = _units_of(locked)
 
     now = clock.now()
     data = dict(data or {})
@@ -467,7 +545,7 @@ def transition(
     save_photos(case=locked, event=event, photos=accepted)
     if after is not None:
         after(locked, event)
-    notify(locked, action=action)
+    notify(locked, action=action, former_unit_ids=units_before)
     for name in update_fields:
         setattr(case, name, getattr(locked, name))
     return event

@@ -20,6 +20,7 @@ from cases import clock, prepared
 from cases.clock import stage_due
 from cases.log import iso
 from cases.models import FINAL_STATUSES, Case, PhotoPhase, Source, Status
+from cases.modes import new_cases_are_key
 from cases.selectors import COMPONENT_LINK_RADIUS_M, _degrees_covering
 from cases.services.core import (
     SYSTEM_ROLE,
@@ -61,6 +62,8 @@ SELECT loc.id, loc.code, loc.community_id, loc.street_id, loc.district_id,
        CASE WHEN loc.district_id IS NOT NULL THEN nextval(pg_get_serial_sequence('cases_case', 'id')) END,
        CASE WHEN loc.district_id IS NOT NULL THEN nextval('cases_case_number_seq') END,
        (SELECT code FROM geography_district WHERE id = loc.district_id),
+       (SELECT name FROM geography_district WHERE id = loc.district_id),
+       (SELECT name FROM geography_street WHERE id = loc.street_id),
        (SELECT coalesce(json_agg(json_build_array(t.stage, t.amount, t.unit)), '[]'::json)
         FROM catalogue_timelimit t WHERE t.minor_class_id = %(minor_class)s AND t.urgency = %(urgency)s),
        dup.id, dup.number, comp.id, comp.code, route.id, route.lead_unit_id
@@ -110,6 +113,19 @@ LEFT JOIN LATERAL (
 
 
 @dataclass(frozen=True)
+class DivisionNames:
+    """The names of where a new case lies, read with intake's lookups and kept on the case it returns
+    (DIVISION_NAMES_ATTR), so that the answer to the reporter needs no query of its own."""
+
+    district: str | None
+    street: str | None
+    grid_cell_code: str | None
+
+
+DIVISION_NAMES_ATTR = "_intake_division_names"
+
+
+@dataclass(frozen=True)
 class _Lookups:
     where: Location
     case_id: int | None  # None (and no number) outside the city
@@ -118,6 +134,7 @@ class _Lookups:
     duplicate: tuple[int, str] | None  # (id, number)
     component: tuple[int, str] | None  # (id, code)
     route: tuple[int, int] | None  # (rule id, lead unit id)
+    names: DivisionNames
 
 
 def _lookups(*, minor_class: MinorClass, urgency: str, point: Point, at: dt.datetime, link: bool) -> _Lookups:
@@ -138,7 +155,8 @@ def _lookups(*, minor_class: MinorClass, urgency: str, point: Point, at: dt.date
     with connection.cursor() as cursor:
         prepared.execute(cursor, _INTAKE_SQL, params)
         row = cursor.fetchone()
-    case_id, serial, district_code, limits, dup_id, dup_number, comp_id, comp_code, rule_id, lead_id = row[5:]
+    case_id, serial, district_code, district_name, street_name, limits = row[5:11]
+    dup_id, dup_number, comp_id, comp_code, rule_id, lead_id = row[11:]
     if isinstance(limits, str):  # a connection without psycopg's json adapter
         limits = json.loads(limits)
     return _Lookups(
@@ -151,6 +169,7 @@ def _lookups(*, minor_class: MinorClass, urgency: str, point: Point, at: dt.date
         duplicate=(dup_id, dup_number) if dup_id is not None else None,
         component=(comp_id, comp_code) if comp_id is not None else None,
         route=(rule_id, lead_id) if rule_id is not None else None,
+        names=DivisionNames(district_name, street_name, row[1]),
     )
 
 
@@ -357,6 +376,8 @@ def _report(
         data["route"] = {"rule": found.route[0], "lead_unit": found.route[1]}
     if accepted:
         data["photos"] = [{"phase": phase, "sha256": photo.sha256} for phase, photo in accepted]
+    if new_cases_are_key(now):  # the operating mode in force (重大活动保障) puts every new case on the key list
+        case.is_key = data["key"] = True
     # The id came from the sequence, so the first event (and the chain head the row keeps) is known before
     # the row is written: one INSERT each, no UPDATE after.
     event = next_event(
@@ -372,6 +393,7 @@ def _report(
     event_write(event=event, case=case)
     save_photos(case=case, event=event, photos=accepted)
     notify(case, action="report", unit_ids=())
+    setattr(case, DIVISION_NAMES_ATTR, found.names)
     return case
 
 

@@ -13,11 +13,7 @@ import http.client
 import json
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from cases.models import Case, CaseEvent, Source, Status
 from catalogue.models import MinorClass
 from organisations.models import OrgUnit, Role, UnitType
+from tests.bench.servers import WORKERS, gunicorn
 from tests.factories import person
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,66 +36,13 @@ REQUESTS = 3_000  # in all, spread over the clients
 WARM_UP = 200
 TARGET_RATE = 200.0  # cases/s
 TARGET_P95_MS = 80.0
-# As docker-compose runs it: gunicorn's usual (2 x cores) + 1 workers, here sharing the cores with PostgreSQL,
-# Redis and the load generator.
-WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", 2 * (os.cpu_count() or 1) + 1))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def web_server(transactional_db: None, bench_city: str) -> Iterator[int]:
     """gunicorn on this run's test database and Redis, as in production (DEBUG off, no TLS in between)."""
-    port = _free_port()
-    db = settings.DATABASES["default"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="tests.bench.server_settings",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY="bench-only-" + "x" * 50,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        DATABASE_URL=f"postgis://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            str(ROOT / "qingdao_ops" / "gunicorn.conf.py"),
-            "--workers",
-            str(WORKERS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--access-logfile",
-            "/dev/null",
-            "qingdao_ops.wsgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"gunicorn did not start: {proc.stdout.read().decode(errors='replace')}")
-            time.sleep(0.1)  # polling for the port to open, not timing behaviour
-    yield port
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    with gunicorn() as port:
+        yield port
 
 
 @dataclass

@@ -293,3 +293,17 @@ def test_a_hostile_after_photo_shows_on_its_field_and_nothing_is_written(world: 
     assert response.status_code == 400
     assert list(response.context["form"].errors) == ["after_photos"]
     assert nothing_written(media_root)
+
+
+def test_a_self_handle_without_after_photos_is_refused_on_the_form_and_nothing_is_written(
+    world: CaseWorld, media_root: Path
+) -> None:
+    data = self_handle_data(world)
+    del data["after_photos"]
+
+    response = client_for(world.inspector).post(reverse("cases:self-handle"), data)
+
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["after_photos"]
+    assert response.context["form"].errors["after_photos"][0] == "This field is required."
+    assert nothing_written(media_root)

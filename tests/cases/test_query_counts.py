@@ -57,6 +57,42 @@ def test_an_inspector_report_costs_at_most_its_budget(world: CaseWorld, django_a
     assert case.events.get().hash == Case.objects.get(pk=case.pk).last_event_hash
 
 
+# Through the API with a device or integration token: the token with its user, the class (cached per process
+# after its first use), then the service; the answer is built from the case in hand and the names intake read.
+API_INTAKE_QUERIES = 1 + INTAKE_QUERIES
+
+
+def test_a_report_through_the_api_costs_the_service_and_one_query_for_the_token(
+    world: CaseWorld, django_assert_num_queries: Any
+) -> None:
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=world.inspector).key}")
+    body = {
+        "source": Source.INSPECTOR,
+        "kind": world.manhole.major.kind,
+        "minor_class": world.manhole.full_code,
+        "lon": world.point.x,
+        "lat": world.point.y,
+        "description": "井盖破损",
+    }
+    assert client.post("/api/v1/cases/", body, format="json").status_code == 201  # the class is now cached
+
+    with clock_at(T0), django_assert_num_queries(API_INTAKE_QUERIES):
+        response = client.post("/api/v1/cases/", body, format="json")
+
+    assert response.status_code == 201
+    answer = response.json()
+    case = Case.objects.select_related("district", "street", "grid_cell").get(pk=answer["id"])
+    assert (answer["district_name"], answer["street_name"], answer["grid_cell_code"]) == (
+        case.district.name,
+        case.street.name,
+        case.grid_cell.code,
+    )
+
+
 def test_a_report_with_photos_adds_one_insert_for_all_of_them(world: CaseWorld, django_assert_num_queries: Any) -> None:
     inspector = _fresh(world.inspector)
 

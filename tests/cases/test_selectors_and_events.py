@@ -6,13 +6,14 @@ import logging
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+import redis
+from django.conf import settings
 from django.http import Http404
 
 from cases import services
 from cases.models import Status
 from cases.selectors import case_get_for_user_or_404, cases_reported_by, cases_visible_to
+from command import live
 from organisations.models import Role
 from tests.cases.factories import CaseWorld, case_in, reported
 from tests.factories import UserFactory, person
@@ -53,41 +54,41 @@ def test_a_transition_is_published_to_the_unit_and_area_groups_after_commit(
     world: CaseWorld, django_capture_on_commit_callbacks: Any
 ) -> None:
     case = case_in(world, Status.REGISTERED)
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"cases.unit.{world.handler_unit.pk}", channel)
+    unit_stream = live.stream_key(f"cases.unit.{world.handler_unit.pk}")
+    streams = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    before = streams.xlen(unit_stream)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.case_dispatch(case=case, actor=world.dispatcher)
     assert callbacks, "nothing is sent before the commit"
+    assert streams.xlen(unit_stream) == before
     for callback in callbacks:
         callback()
 
-    message = async_to_sync(layer.receive)(channel)
-    assert message == {
-        "type": "case.changed",
+    [(entry_id, fields)] = streams.xrevrange(unit_stream, count=1)
+    message = live.decode(entry_id, fields)
+    assert {k: message[k] for k in ("kind", "case", "number", "action", "status", "lead_unit")} == {
+        "kind": "case",
         "case": case.pk,
         "number": case.number,
         "action": "dispatch",
         "status": "dispatched",
+        "lead_unit": world.handler_unit.pk,
     }
-    async_to_sync(layer.group_discard)(f"cases.unit.{world.handler_unit.pk}", channel)
+    for group in ("cases.city", f"cases.district.{case.district_id}", f"cases.street.{case.street_id}"):
+        assert live.decode(*streams.xrevrange(live.stream_key(group), count=1)[0])["case"] == case.pk
 
 
-def test_an_unreachable_channel_layer_is_logged_not_raised(
-    world: CaseWorld, django_capture_on_commit_callbacks: Any, monkeypatch: Any, caplog: Any
+def test_an_unreachable_redis_is_logged_not_raised(
+    world: CaseWorld, django_capture_on_commit_callbacks: Any, settings: Any, caplog: Any
 ) -> None:
-    class Broken:
-        async def group_send(self, group: str, message: dict) -> None:
-            raise ConnectionError("redis is down")
-
-    monkeypatch.setattr("cases.events.get_channel_layer", lambda: Broken())
+    settings.LIVE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     case = case_in(world, Status.REPORTED)
 
-    with caplog.at_level(logging.WARNING, logger="cases.events"), django_capture_on_commit_callbacks(execute=True):
+    with caplog.at_level(logging.WARNING, logger="command.live"), django_capture_on_commit_callbacks(execute=True):
         services.case_register(case=case, actor=world.clerk)
 
-    assert "could not publish case change" in caplog.text
+    assert "could not publish live update" in caplog.text
     case.refresh_from_db()
     assert case.status == Status.REGISTERED
 

@@ -173,11 +173,23 @@ def test_newly_overdue_cases_are_published_after_commit_only(
     assert published == [
         (
             [
-                f"cases.unit.{world.handler_unit.pk}",
+                "cases.city",
                 f"cases.district.{case.district_id}",
                 f"cases.street.{case.street_id}",
+                f"cases.community.{case.community_id}",
+                f"cases.unit.{world.handler_unit.pk}",
             ],
-            {"type": "case.changed", "case": case.pk, "action": "overdue"},
+            {
+                "kind": "case",
+                "case": case.pk,
+                "action": "overdue",
+                "is_overdue": True,
+                "district": case.district_id,
+                "street": case.street_id,
+                "community": case.community_id,
+                "lead_unit": world.handler_unit.pk,
+                "at": case.handle_due_at + MINUTE,
+            },
         )
     ]
 
@@ -236,6 +248,7 @@ def test_without_a_platform_account_the_sweep_warns_which_account_is_missing(
     world: CaseWorld, django_capture_on_commit_callbacks: Any, eager_tasks: None, caplog: Any
 ) -> None:
     case = case_in(world, Status.HANDLING)
+    other = case_in(world, Status.HANDLING)
     events = _events(case)
 
     with (
@@ -245,9 +258,10 @@ def test_without_a_platform_account_the_sweep_warns_which_account_is_missing(
     ):
         deadlines_sweep()
 
+    # One line for the sweep's whole batch, naming the cases and the missing account.
     warnings = [r.getMessage() for r in caplog.records if r.name == "cases.sweep" and r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert f"case {case.pk} not urged" in warnings[0] and "'platform'" in warnings[0]
+    assert f"2 overdue case(s) not urged (case {case.pk}, {other.pk})" in warnings[0] and "'platform'" in warnings[0]
     assert _events(case) == events and not Supervision.objects.filter(case=case).exists()
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import factory
-from django.contrib.gis.geos import MultiPolygon, Point, Polygon
+from django.contrib.gis.geos import Point
 
 from catalogue.models import ClassKind, MajorClass, MinorClass, Stage, TimeLimit, Urgency
-from geography.models import Component, District
+from geography.models import Component
+from tests.geography.factories import DistrictFactory
 from workcalendar.units import TimeUnit
 
 
@@ -27,16 +28,6 @@ class MinorClassFactory(factory.django.DjangoModelFactory):
     major = factory.SubFactory(MajorClassFactory)
     code = factory.Sequence(lambda n: f"{1 + n % 99:02d}")
     name = factory.Sequence(lambda n: f"测试小类{n}")
-
-
-class DistrictFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = District
-        django_get_or_create = ("code",)
-
-    code = "370202"
-    name = "市南区"
-    geom = factory.LazyFunction(lambda: MultiPolygon(Polygon.from_bbox((120.30, 36.04, 120.42, 36.10)), srid=4326))
 
 
 class ComponentFactory(factory.django.DjangoModelFactory):

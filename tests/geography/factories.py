@@ -11,10 +11,11 @@ from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.core.management import call_command
 from django.db import models
 
-from catalogue.models import ClassKind, MajorClass, MinorClass
 from geography.models import Community, Component, District, GridCell, Street
 from organisations.models import OrgUnit, UnitType
 from organisations.services import unit_create
+from tests import factories as shared
+from tests.factories import MajorClassFactory, MinorClassFactory  # noqa: F401 (imported from here by the tests)
 
 # The test city: district 370202 holds street 370202001, which holds community 370202001001, which
 # holds grid cell 37020200100101 in its south-west corner.
@@ -28,9 +29,12 @@ def multipolygon(bbox: tuple[float, float, float, float]) -> MultiPolygon:
     return MultiPolygon(Polygon.from_bbox(bbox), srid=4326)
 
 
-class DistrictFactory(factory.django.DjangoModelFactory):
+# The shared factories (tests/factories.py) with this city's fixed codes, names and boxes: get_or_create by code,
+# so a test asking for the district twice gets the same one.
+
+
+class DistrictFactory(shared.DistrictFactory):
     class Meta:
-        model = District
         django_get_or_create = ("code",)
 
     code = "370202"
@@ -38,9 +42,8 @@ class DistrictFactory(factory.django.DjangoModelFactory):
     geom = factory.LazyFunction(lambda: multipolygon(DISTRICT_BOX))
 
 
-class StreetFactory(factory.django.DjangoModelFactory):
+class StreetFactory(shared.StreetFactory):
     class Meta:
-        model = Street
         django_get_or_create = ("code",)
 
     district = factory.SubFactory(DistrictFactory)
@@ -49,51 +52,23 @@ class StreetFactory(factory.django.DjangoModelFactory):
     geom = factory.LazyFunction(lambda: multipolygon(STREET_BOX))
 
 
-class CommunityFactory(factory.django.DjangoModelFactory):
+class CommunityFactory(shared.CommunityFactory):
     class Meta:
-        model = Community
         django_get_or_create = ("code",)
 
     street = factory.SubFactory(StreetFactory)
-    district = factory.SelfAttribute("street.district")
     code = factory.LazyAttribute(lambda o: f"{o.street.code}001")
     name = "太平角社区"
     geom = factory.LazyFunction(lambda: multipolygon(COMMUNITY_BOX))
 
 
-class GridCellFactory(factory.django.DjangoModelFactory):
+class GridCellFactory(shared.GridCellFactory):
     class Meta:
-        model = GridCell
         django_get_or_create = ("code",)
 
     community = factory.SubFactory(CommunityFactory)
-    street = factory.SelfAttribute("community.street")
-    district = factory.SelfAttribute("community.district")
     code = factory.LazyAttribute(lambda o: f"{o.community.code}01")
     geom = factory.LazyFunction(lambda: multipolygon(CELL_BOX))
-    area_m2 = 10_000.0
-
-
-class MajorClassFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = MajorClass
-        django_get_or_create = ("kind", "code")
-
-    kind = ClassKind.COMPONENT
-    code = "01"
-    name = "公用设施"
-
-
-class MinorClassFactory(factory.django.DjangoModelFactory):
-    """上水井盖, full code 0101."""
-
-    class Meta:
-        model = MinorClass
-        django_get_or_create = ("major", "code")
-
-    major = factory.SubFactory(MajorClassFactory)
-    code = "01"
-    name = "上水井盖"
 
 
 def org_unit(code: str = "QDWATER", name: str = "青岛水务集团") -> OrgUnit:

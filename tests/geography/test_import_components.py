@@ -6,6 +6,7 @@ import datetime as dt
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management.base import CommandError
@@ -173,3 +174,23 @@ def test_the_service_draws_a_progress_bar_when_given_a_stream(
     geography_layer_import(layer="component", path=write_geojson("c", [component()]), progress_file=stream)
 
     assert "1/1" in stream.getvalue()
+
+
+def test_an_import_recounts_the_map_clusters_once_committed(
+    city: GridCell, write_geojson: Callable[..., Path], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    from geography.models import ComponentClusterTotal
+    from qingdao_ops.celery import app as celery_app
+
+    path = write_geojson("components", [component(), component("3702020101000002", IN_COMMUNITY_ONLY)])
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True  # the worker's part, run here
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            geography_layer_import(layer="component", path=path)
+    finally:
+        celery_app.conf.task_always_eager = eager
+
+    assert len(callbacks) == 1  # one rebuild, after commit
+    deepest = ComponentClusterTotal.objects.order_by("-level").values_list("level", flat=True).first()
+    assert sum(ComponentClusterTotal.objects.filter(level=deepest).values_list("count", flat=True)) == 2

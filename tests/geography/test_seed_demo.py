@@ -15,8 +15,9 @@ from django.db import connection
 from catalogue.models import MinorClass
 from geography import demo
 from geography.coords import wgs84_to_gcj02
-from geography.models import Community, Component, District, GridCell, Street
+from geography.models import Community, Component, ComponentClusterTotal, District, GridCell, Street
 from geography.selectors import locate
+from geography.tiles import COARSEST_LEVEL, FINEST_LEVEL
 from organisations.demo import CITY_CENTRE_CODE, DEMO_LOGINS, DEPARTMENTS, FIELD_UNITS_TOTAL, SUPERUSER, demo_password
 from organisations.models import Membership, OrgUnit, Role, UnitType, User
 
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.django_db
 # communities are the full city's either way. The case history has its own tests (tests/cases/test_demo_history.py).
 SMALL = ["--core-scale", "0.1", "--components", "2000", "--cases", "0"]
 SEEDED_TABLES = [
+    "geography_componentcluster",
+    "geography_componentclustertotal",
     "geography_component",
     "geography_gridcell",
     "organisations_membership",
@@ -219,7 +222,7 @@ def test_a_second_run_creates_nothing_and_says_each_stage_was_skipped() -> None:
 
     assert _counts() == before
     assert "created" not in output
-    assert output.count("skipped") == 9
+    assert output.count("skipped") == 10
 
 
 def test_a_rebuild_from_scratch_gives_the_same_codes_names_and_shapes() -> None:
@@ -277,3 +280,10 @@ def test_demo_logins_says_to_seed_first_when_there_are_none() -> None:
 
     assert "seed_demo" in out.getvalue()
     assert not any(login.password in out.getvalue() for login in DEMO_LOGINS)
+
+
+def test_the_components_map_layer_counts_every_component() -> None:
+    for level in (COARSEST_LEVEL, FINEST_LEVEL):
+        counted = _scalar("SELECT sum(count) FROM geography_componentclustertotal WHERE level = %s", [level])
+        assert counted == Component.objects.count() == 2000
+    assert ComponentClusterTotal.objects.filter(level=FINEST_LEVEL).count() > 100

@@ -136,6 +136,21 @@ def test_a_token_of_a_deactivated_device_is_refused(city: SmallCity) -> None:
     assert token_client(key).get("/api/v1/me/").status_code == 401
 
 
+def test_a_revoked_token_is_refused_at_once_and_a_good_one_carries_its_user(city: SmallCity) -> None:
+    device = person(Role.DEVICE, city.a.centre, username="camera-0007", full_name="路口摄像头")
+    token = Token.objects.create(user=device)
+    client = token_client(token.key)
+
+    me = client.get("/api/v1/me/")
+    assert me.status_code == 200
+    assert me.json()["username"] == "camera-0007"
+    token.delete()
+    refused = client.get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "Invalid token."
+    assert client.get("/api/v1/me/").json()["detail"] == "认证令牌无效。"  # in Chinese by default
+
+
 @pytest.mark.parametrize("url", API_ENDPOINTS)
 def test_anonymous_requests_get_401(db: Any, url: str) -> None:
     assert APIClient().get(url).status_code == 401

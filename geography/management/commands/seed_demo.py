@@ -54,6 +54,23 @@ def org_tree_build() -> demo.StageResult:
     return demo.StageResult("organisations", created=result.created, detail=f"{result.created} units")
 
 
+def component_clusters_build() -> demo.StageResult:
+    """The components map layer's cluster pyramid (geography.tiles), counted again when the components changed."""
+    from django.db.models import Sum
+
+    from geography.models import Component, ComponentClusterTotal
+    from geography.tiles import COARSEST_LEVEL, component_clusters_rebuild
+
+    components = Component.objects.count()
+    counted = ComponentClusterTotal.objects.filter(level=COARSEST_LEVEL).aggregate(n=Sum("count"))["n"] or 0
+    if counted == components:
+        return demo.StageResult("component clusters", skipped=True, detail=f"{components:,} components counted")
+    result = component_clusters_rebuild()
+    return demo.StageResult(
+        "component clusters", created=result.cells + result.totals, detail=f"{result.components:,} components"
+    )
+
+
 def logins_create() -> demo.StageResult:
     result = org_demo.demo_logins_create()
     if not result.created:
@@ -134,6 +151,7 @@ class Command(BaseCommand):
             org_tree_build,
             logins_create,
             lambda: demo.components_build(target=target, progress=verbose and target > 500_000),
+            component_clusters_build,
             lambda: cases_history(count=cases, progress=progress),
         ]
         started = time.monotonic()
