@@ -142,6 +142,21 @@ def test_bad_input_is_refused_with_the_field_named_and_nothing_written(
     assert Case.objects.count() == 0
 
 
+def test_one_bad_report_leaves_nothing_behind_for_the_next_on_the_same_worker(world: CaseWorld) -> None:
+    """The report endpoint validates with one serializer per thread: each answer is about its own body only."""
+    client = client_for(world.inspector)
+    bad_lon = client.post(CASES, report_body(world, lon="east"), format="json")
+    not_an_object = client.post(CASES, [report_body(world)], format="json")
+    good = client.post(CASES, report_body(world), format="json")
+    bad_source = client.post(CASES, report_body(world, source="carrier pigeon"), format="json")
+
+    assert (bad_lon.status_code, list(bad_lon.json())) == (400, ["lon"])
+    assert not_an_object.status_code == 400 and "non_field_errors" in not_an_object.json()
+    assert good.status_code == 201 and good.json()["number"]
+    assert (bad_source.status_code, list(bad_source.json())) == (400, ["source"])
+    assert Case.objects.count() == 1
+
+
 def test_anonymous_callers_get_401(world: CaseWorld) -> None:
     assert APIClient().post(CASES, report_body(world), format="json").status_code == 401
     assert APIClient().get(CASES).status_code == 401
