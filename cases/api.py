@@ -227,6 +227,14 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
             )
         return cases.order_by("-reported_at", "-id")
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The case list (filters, ordering, limit/offset pages); `?list=overdue|key|difficult` for the three lists."""
+        if self.action != "list":  # the GeoJSON twin keeps its own serializer
+            return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # Rows through the thread's bound CaseSerializer: the dispatcher's queue is read on every live update.
+        return self.get_paginated_response([s.case_row(case) for case in page])
+
     def get_serializer_class(self) -> type[Serializer]:
         if self.action == "retrieve":
             return s.CaseDetailSerializer

@@ -36,7 +36,7 @@ def production_env() -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="tests.bench.server_settings",
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="bench-only-" + "x" * 50,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_SSL_REDIRECT="false",
         DATABASE_URL=f"postgis://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         REDIS_URL=settings.REDIS_URL,
