@@ -452,7 +452,14 @@ function onEvents(group, events) {
 
 function onModeChange(event) {
   const banner = document.getElementById("mode-banner");
+  const chip = document.getElementById("mode-chip");
   document.body.dataset.mode = event.mode;
+  if (chip) {
+    chip.dataset.mode = event.mode;
+    if (event.colour) chip.style.setProperty("--mode-colour", event.colour);
+    const label = chip.querySelector("[data-mode-label]");
+    if (label) label.textContent = event.label || event.mode;
+  }
   if (banner) {
     // The banner partial is re-read with the page; until then say what changed.
     banner.hidden = event.mode === "normal";
