@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,25 @@ from tests.command.servers import free_port
 from tests.factories import person
 
 Opener = Callable[..., LiveSocket]
+
+
+def run_coroutine(coroutine: Any) -> Any:
+    """asyncio.run in a thread of its own: a browser test earlier in the session (Playwright's sync API) leaves an
+    event loop running in this thread, and asyncio.run refuses to start inside one."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # noqa: BLE001 (re-raised in the test's thread)
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def _live(socket: LiveSocket, since: dict[str, str] | None = None) -> LiveSocket:
@@ -374,7 +394,7 @@ def test_the_hub_reads_each_entry_once_for_all_its_sockets_and_stops_when_they_l
         assert task.done() and hub.groups == set() and not hub.is_reading()
         await hub.close()
 
-    asyncio.run(main())
+    run_coroutine(main())
 
 
 def test_the_hub_coalesces_a_burst_and_a_late_joiner_gets_what_follows_its_position() -> None:
@@ -398,7 +418,7 @@ def test_the_hub_coalesces_a_burst_and_a_late_joiner_gets_what_follows_its_posit
         await early.wait(lambda m: len(m.events) >= 31)
         await hub.close()
 
-    asyncio.run(main())
+    run_coroutine(main())
 
 
 @pytest.fixture
@@ -470,7 +490,7 @@ def test_the_hub_survives_a_redis_restart_and_asks_for_a_resync_when_the_data_wa
         await hub.close()
 
     with caplog.at_level(logging.WARNING, logger="command.live"):
-        asyncio.run(main())
+        run_coroutine(main())
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("live feed: reading from Redis failed") for m in messages)
     assert any(m.startswith("live feed: reading from Redis again") for m in messages)
