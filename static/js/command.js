@@ -493,5 +493,14 @@ el.district.addEventListener("change", () => {
 renderTabs();
 loadCounts();
 loadQueue();
-loadKpis();
-setInterval(loadKpis, 60_000);
+// Today's figures scan today's cases: fetched once the map and the queue are drawn, so they never hold up the
+// screen a dispatcher works from (they fill in a moment later).
+let kpisStarted = false;
+function startKpis() {
+  if (kpisStarted) return;
+  kpisStarted = true;
+  loadKpis();
+  setInterval(loadKpis, 60_000);
+}
+caseLayer.once("load", () => setTimeout(startKpis, 0));
+setTimeout(startKpis, 3000); // whatever the map does
