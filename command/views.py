@@ -48,6 +48,8 @@ PAGE_TEXT = {
     "legendHandling": _("Being handled"),
     "legendCheck": _("Handled, awaiting check"),
     "legendOverdue": _("Overdue"),
+    "legendUrgent": _("Urgent (outline)"),
+    "legendEmergency": _("Emergency (outline)"),
     # Units of a countdown: "2d 3h", "45m" (天 / 小时 / 分钟).
     "days": _("d"),
     "hours": _("h"),

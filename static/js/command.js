@@ -271,6 +271,8 @@ const STATE_GROUP = {
   handling: "handling", rework: "handling", extension_pending: "handling", on_hold: "handling", handled: "check",
 };
 
+const URGENCY_RINGS = { emergency: "#7b1010", urgent: "#d68910" };
+
 function caseColour(point) {
   if (point.is_overdue) return "#c0392b";
   return STATE_COLOURS[STATE_GROUP[point.status]] || "#5f6c7b";
@@ -280,6 +282,9 @@ const caseLayer = new ClusterLayer({
   url: () => withDistrict("/api/v1/map/cases/{z}/{x}/{y}/"),
   colour: caseColour,
   onPointClick: (point) => openCase(point.number),
+  // Urgency as the outline: emergency dark red, urgent amber (a cluster takes its most urgent case's).
+  ring: (item) => URGENCY_RINGS[item.urgency] || null,
+  radius: (point) => (point.urgency === "emergency" ? 6 : point.urgency === "urgent" ? 5 : 4),
   tooltip: (item, kind) => (kind === "point" ? `${item.number}` : null),
 }).addTo(map);
 caseLayer.on("load", () => { el.map.dataset.casesDrawn = "true"; });
@@ -306,7 +311,9 @@ legend.onAdd = () => {
   div.innerHTML = [
     [STATE_COLOURS.intake, text.legendIntake], [STATE_COLOURS.dispatch, text.legendDispatch],
     [STATE_COLOURS.handling, text.legendHandling], [STATE_COLOURS.check, text.legendCheck], ["#c0392b", text.legendOverdue],
-  ].map(([colour, label]) => `<div><i style="background:${colour}"></i>${escapeHtml(label)}</div>`).join("");
+  ].map(([colour, label]) => `<div><i style="background:${colour}"></i>${escapeHtml(label)}</div>`).join("")
+    + [[URGENCY_RINGS.urgent, text.legendUrgent], [URGENCY_RINGS.emergency, text.legendEmergency]]
+      .map(([colour, label]) => `<div><i class="ring" style="border-color:${colour}"></i>${escapeHtml(label)}</div>`).join("");
   return div;
 };
 legend.addTo(map);
