@@ -143,6 +143,8 @@ def test_the_panel_shows_the_case_with_the_routing_suggestion_and_the_callers_ac
     assert 'id="cp-suggestion"' in html and world.handler_unit.name in html
     assert 'id="action-dispatch"' in html
     assert f'action="/command/cases/{case.number}/dispatch/"' in html
+    # The case page shows the same suggestion.
+    assert 'id="case-suggestion"' in page_for(world.dispatcher).get(f"/cases/{case.number}/").content.decode()
     # A handler of the unit may not dispatch: no such form for them.
     assert 'id="action-dispatch"' not in page_for(world.handler).get(f"/command/cases/{case.number}/").content.decode()
 
