@@ -23,6 +23,7 @@ from cases import clock
 from cases.alerts import AlertKind, CaseDeadlineWarning
 from cases.events import case_groups, publish_on_commit
 from cases.models import PAUSED_STATUSES, Case, Supervision, SupervisionKind
+from cases.modes import time_limit_percent_at
 from cases.services import case_urge
 from cases.workflow import STAGE_OF_STATUS
 from catalogue.models import Stage
@@ -152,10 +153,14 @@ def _warn(cursor: Any, current: str, current_params: list[Any], now: dt.datetime
         [*current_params, now],
     )
     thresholds: list[tuple[str, str, dt.datetime]] = []
+    # The operating mode grants stages a share of the class's limit (cases.modes); 80% is of what was granted.
+    # Measured with the mode in force now: exact for every stage started since the last switch, and for the few
+    # started before it, off by the difference between the two modes' shares until they end.
+    share = time_limit_percent_at(now) / 100
     for stage, limit in cursor.fetchall():
         limit = json.loads(limit) if isinstance(limit, str) else limit
         try:
-            amount, unit = float(limit["amount"]), limit["unit"]
+            amount, unit = float(limit["amount"]) * share, limit["unit"]
             # Fractional amounts are fine for the arithmetic (it works in microseconds).
             until = deadline_after(start=now, amount=amount * (1 - WARN_AT), unit=unit)  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError):

@@ -105,6 +105,20 @@ def test_a_case_at_80_percent_of_its_limit_gets_exactly_one_warning(world: CaseW
     assert not Case.objects.get(pk=case.pk).is_overdue
 
 
+def test_in_a_tightened_mode_the_warning_comes_at_80_percent_of_the_granted_limit(world: CaseWorld) -> None:
+    from cases.alerts import Mode, operating_mode_set
+
+    with clock_at(T0 - HOUR):
+        operating_mode_set(mode=Mode.EMERGENCY, actor=world.leader, note="台风")  # 50% of every new limit
+    case = case_in(world, Status.HANDLING)
+    due = case.handle_due_at  # 24 h limit, 12 h granted: 80% is reached 2.4 h before the deadline
+
+    assert deadlines_sweep(at=due - 4 * HOUR) == NOTHING  # 80% of the full 24 h would warn here
+    assert deadlines_sweep(at=due - 2.5 * HOUR) == NOTHING
+    assert deadlines_sweep(at=due - 2.3 * HOUR) == SweepResult(overdue=0, cleared=0, warned=1)
+    assert _alerts(case, AlertKind.WARN) == [("handle", due)]
+
+
 def test_the_warning_counts_working_time_for_working_hour_limits(world: CaseWorld) -> None:
     # 10 working hours from Thursday 10:00 (Beijing; working 08:30-12:00 and 13:30-17:30) run out on
     # Friday at 14:00. 20% of the limit (2 working hours) is left from Friday 10:30; by the wall clock
