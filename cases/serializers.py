@@ -92,13 +92,6 @@ class _FieldsBuiltOnce:
         return _fresh_copies(template)
 
 
-class _DeclaredFieldsCopiedCheaply:
-    """For a plain Serializer on a hot path (intake's input): its declared fields, copied as _fresh_copies does."""
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        return _fresh_copies(self._declared_fields)  # type: ignore[attr-defined]
-
-
 class _CaseFieldsMixin(_FieldsBuiltOnce, serializers.Serializer):
     status_display = serializers.SerializerMethodField()
     minor_class_code = serializers.CharField(source="minor_class.full_code", read_only=True)
@@ -340,7 +333,7 @@ def _reason(*, required: bool = False) -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class CaseReportInputSerializer(_DeclaredFieldsCopiedCheaply, serializers.Serializer):
+class CaseReportInputSerializer(serializers.Serializer):
     """A new report. JSON, or multipart with `photos` repeated once per file."""
 
     source = serializers.ChoiceField(choices=Source.choices)

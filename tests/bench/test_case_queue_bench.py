@@ -4,8 +4,6 @@ through the scoped selector and through the API list; baseline: a `SELECT 1` rou
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -14,6 +12,8 @@ from rest_framework.test import APIClient
 from cases.models import OPEN_STATUSES, Case, Status
 from cases.selectors import cases_visible_to
 from organisations.models import OrgUnit, Role, UnitType
+from tests.bench.timing import p95 as _p95
+from tests.bench.timing import time_ms as _time_ms
 from tests.factories import person
 
 OPEN_CASES = 100_000
@@ -65,19 +65,6 @@ def _fill(template: Case, n: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, {"rows": n, "template": template.pk, "open": OPEN, "n_open": len(OPEN)})
         cursor.execute("ANALYZE cases_case")
-
-
-def _time_ms(fn: Callable[[], object], runs: int) -> list[float]:
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter_ns()
-        fn()
-        timings.append((time.perf_counter_ns() - started) / 1e6)
-    return timings
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
 
 
 @pytest.mark.django_db

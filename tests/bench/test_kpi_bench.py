@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-import time
-from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -15,6 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from cases.models import OPEN_STATUSES, Case, Status
 from command.kpi import kpi_today, today_bounds
 from organisations.models import OrgUnit, Role, UnitType
+from tests.bench.timing import p95 as _p95
+from tests.bench.timing import time_ms as _time_ms
 from tests.factories import person
 
 TODAY_CASES = 20_000
@@ -120,19 +120,6 @@ def _fill(template: Case, n: int, generated: dict[str, str], *, prefix: str, sta
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-
-
-def _time_ms(fn: Callable[[], object], runs: int) -> list[float]:
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter_ns()
-        fn()
-        timings.append((time.perf_counter_ns() - started) / 1e6)
-    return timings
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ from django.db import connection
 
 from geography.models import Community, District, GridCell, Street
 from geography.selectors import locate
+from tests.bench.timing import p95 as _p95
 
 POINTS = 2_000
 WARM_UP = 200
@@ -49,10 +50,6 @@ def _time_ms(fn: Callable[[Point], object], points: list[Point]) -> tuple[list[f
         results.append(fn(point))
         timings.append((time.perf_counter_ns() - started) / 1e6)
     return timings, results
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
 
 
 @pytest.mark.django_db

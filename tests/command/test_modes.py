@@ -5,7 +5,6 @@ major-event mode puts every new case on the key list."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -35,7 +34,6 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1/operating-mode/"
 PAGE = "/command/mode/"
 HOUR = dt.timedelta(hours=1)
-PROCESSOR = "command.context_processors.operating_mode"
 
 
 @pytest.fixture
@@ -48,16 +46,6 @@ def world(db: Any) -> CaseWorld:
 def city_leader(world: CaseWorld) -> User:
     """A leader (领导) of the city command centre: the one who switches modes."""
     return person(Role.LEADER, world.city.root, username="shizhang")
-
-
-@pytest.fixture(autouse=True)
-def banner_context(settings: Any) -> None:
-    """The context processor the banner needs (settings.py gets the same line)."""
-    templates = copy.deepcopy(settings.TEMPLATES)
-    processors = templates[0]["OPTIONS"]["context_processors"]
-    if PROCESSOR not in processors:
-        processors.append(PROCESSOR)
-    settings.TEMPLATES = templates
 
 
 def api_for(user: Any) -> APIClient:
