@@ -18,8 +18,7 @@ from typing import Any
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
-from django.db import models as db
-from django.db.models import F, Prefetch, QuerySet, When
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
@@ -36,7 +35,6 @@ from cases.actions import ACTIONS, rejected_photo_field
 from cases.filters import CaseFilter, SupervisionFilter
 from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Supervision
 from cases.services.intake import DIVISION_NAMES_ATTR
-from cases.workflow import STAGE_OF_STATUS
 from catalogue.selectors import minor_class_by_full_code_cached
 from geography.api import GeoJsonLimitOffsetPagination
 from geography.coords import GCJ02, gcj02_to_wgs84
@@ -87,12 +85,6 @@ def service_errors(data: dict[str, Any], photo_fields: tuple[str, ...] = ()) -> 
         if getattr(error, "code", None) in _CONFLICT_CODES:
             raise Conflict(error.messages[0]) from error
         raise exceptions.ValidationError(_messages(error)) from error
-
-
-def _with_deadline(queryset: QuerySet[Case]) -> QuerySet[Case]:
-    """`deadline`: the due time of the stage each case's status is in (null when final)."""
-    whens = [When(status=status_, then=F(f"{stage}_due_at")) for status_, stage in STAGE_OF_STATUS.items()]
-    return queryset.annotate(deadline=db.Case(*whens, default=None, output_field=db.DateTimeField()))
 
 
 def _listed(queryset: QuerySet[Case]) -> QuerySet[Case]:
@@ -216,8 +208,6 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Case]:
         cases = _listed(selectors.cases_visible_to(self.request.user))
-        if "deadline" in self.request.query_params.get("ordering", ""):
-            cases = _with_deadline(cases)  # only to sort by; the serializer reads the deadline off the row
         if self.action == "retrieve":
             cases = cases.select_related("routing_rule__lead_unit").prefetch_related(
                 "supporting_units",

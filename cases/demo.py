@@ -29,9 +29,9 @@ from PIL import Image
 from cases import services
 from cases.clock import clock_at
 from cases.events import publishing_suppressed
-from cases.models import Case, RoutingRule, Source, Status
+from cases.models import STAGE_OF_STATUS, Case, RoutingRule, Source, Status
 from cases.services.core import holds_role
-from cases.workflow import NEEDS_VERIFICATION, STAGE_OF_STATUS
+from cases.workflow import NEEDS_VERIFICATION
 from catalogue.models import ClassKind, MajorClass, MinorClass, Urgency
 from geography.models import District, GridCell
 from organisations.demo import DEMO_LOGINS, department_codes_by_key

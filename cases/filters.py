@@ -19,6 +19,17 @@ assert {name for name, _label in CASE_LIST_CHOICES} == set(CASE_LISTS)
 _MINOR_CLASS_CODE = RegexValidator(r"^[0-9]{4}$", _("A minor class code is 4 digits: major + minor, e.g. 0101."))
 
 
+class _OrderingWithTieBreak(django_filters.OrderingFilter):
+    """Ordering, then the id in the same direction: pages of equal deadlines never repeat or skip a case, and
+    the queue's order matches the index (status, stage_due_at, id)."""
+
+    def filter(self, qs: QuerySet[Case], value: list[str] | None) -> QuerySet[Case]:
+        qs = super().filter(qs, value)
+        if value and not any(v.lstrip("-") == "id" for v in value):
+            qs = qs.order_by(*qs.query.order_by, "-id" if value[-1].startswith("-") else "id")
+        return qs
+
+
 class CaseFilter(django_filters.FilterSet):
     # distinct=False: these are columns of the case itself, so no join can repeat a row, and django-filter's
     # default SELECT DISTINCT over every column made the queue's count and page 5-10x slower.
@@ -57,8 +68,8 @@ class CaseFilter(django_filters.FilterSet):
         ),
     )
     number = django_filters.CharFilter()
-    ordering = django_filters.OrderingFilter(
-        fields=(("reported_at", "reported_at"), ("deadline", "deadline"), ("id", "id")),
+    ordering = _OrderingWithTieBreak(
+        fields=(("reported_at", "reported_at"), ("stage_due_at", "deadline"), ("id", "id")),
         help_text=_("reported_at or deadline, - for descending; the default is -reported_at."),
     )
 

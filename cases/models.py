@@ -50,6 +50,22 @@ class PhotoPhase(models.TextChoices):
     CHECK = "check", _("Check")  # 核查照片
 
 
+# The timed stage a case in each status is in (whose deadline the overdue sweep watches). On hold and
+# with an extension pending the handling clock stands still (see PAUSED_STATUSES); final statuses have none.
+STAGE_OF_STATUS: dict[str, str] = {
+    Status.VERIFYING: Stage.VERIFY,
+    Status.REPORTED: Stage.REGISTER,
+    Status.REGISTERED: Stage.DISPATCH,
+    Status.RETURNED: Stage.DISPATCH,
+    Status.DISPATCHED: Stage.HANDLE,
+    Status.HANDLING: Stage.HANDLE,
+    Status.REWORK: Stage.HANDLE,
+    Status.EXTENSION_PENDING: Stage.HANDLE,
+    Status.ON_HOLD: Stage.HANDLE,
+    Status.HANDLED: Stage.CHECK,
+}
+
+
 def _deadline_field(label: str) -> models.DateTimeField:
     return models.DateTimeField(label, null=True, blank=True)
 
@@ -184,6 +200,20 @@ class Case(models.Model):
     dispatch_due_at = _deadline_field(_("dispatch by"))
     handle_due_at = _deadline_field(_("handle by"))
     check_due_at = _deadline_field(_("check by"))
+    # The deadline of the stage the case is in, kept by the database, so that queues sorted by it read an index
+    # instead of sorting every case of the status (API: ordering=deadline).
+    stage_due_at = models.GeneratedField(
+        expression=models.Case(
+            *[
+                models.When(status=status, then=models.F(f"{stage}_due_at"))
+                for status, stage in STAGE_OF_STATUS.items()
+            ],
+            default=None,
+            output_field=models.DateTimeField(),
+        ),
+        output_field=models.DateTimeField(_("current deadline"), null=True, blank=True),
+        db_persist=True,
+    )
     verify_on_time = _on_time_field(_("verified on time"))
     register_on_time = _on_time_field(_("registered on time"))
     dispatch_on_time = _on_time_field(_("dispatched on time"))
@@ -221,6 +251,8 @@ class Case(models.Model):
             models.Index(fields=["status", "district", "-reported_at"], name="cases_status_district"),
             models.Index(fields=["district", "-reported_at"], name="cases_district_reported"),
             models.Index(fields=["lead_unit", "status"], name="cases_lead_unit_status"),
+            # The work queues: one status, most urgent deadline first.
+            models.Index(fields=["status", "stage_due_at", "id"], name="cases_status_deadline"),
             models.Index(fields=["grid_cell", "status"], name="cases_grid_status"),
             # The duplicate check looks for open cases of one class near a point.
             models.Index(
@@ -483,3 +515,56 @@ class Supervision(models.Model):
 
 
 from cases.alerts import CaseDeadlineWarning, OperatingMode  # noqa: E402, F401 (models of this app, kept apart)
+
+
+class OpenCaseCell(models.Model):
+    """The city's open cases counted per zoom-13 map cell, district and what the map tells apart (status, urgency,
+    overdue, key), with the sums of their coordinates: the case layer's clusters at city scale (tiles of zoom 10
+    and below, cases.map_counts) add up these few thousand rows instead of counting 100,000 cases.
+
+    Kept by statement triggers on cases_case (migration 0009), which append each statement's change to
+    OpenCaseCellDelta; `compact_open_case_cells` folds the deltas in here every few seconds. Readers add both.
+    `district_id` is 0 for a case outside every district.
+    """
+
+    cx = models.IntegerField()
+    cy = models.IntegerField()
+    district_id = models.IntegerField()
+    status = models.CharField(max_length=24)
+    urgency = models.CharField(max_length=16)
+    is_overdue = models.BooleanField()
+    is_key = models.BooleanField()
+    n = models.IntegerField()
+    sum_lon = models.FloatField()
+    sum_lat = models.FloatField()
+
+    class Meta:
+        verbose_name = _("open case count")
+        verbose_name_plural = _("open case counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cx", "cy", "district_id", "status", "urgency", "is_overdue", "is_key"],
+                name="cases_open_cell_key",
+            )
+        ]
+
+
+class OpenCaseCellDelta(models.Model):
+    """One statement's change to OpenCaseCell, appended by the triggers (appending never waits on another
+    transaction, so intake does not queue behind a busy cell); folded in by `compact_open_case_cells`."""
+
+    id = models.BigAutoField(primary_key=True)
+    cx = models.IntegerField()
+    cy = models.IntegerField()
+    district_id = models.IntegerField()
+    status = models.CharField(max_length=24)
+    urgency = models.CharField(max_length=16)
+    is_overdue = models.BooleanField()
+    is_key = models.BooleanField()
+    n = models.IntegerField()
+    sum_lon = models.FloatField()
+    sum_lat = models.FloatField()
+
+    class Meta:
+        verbose_name = _("open case count change")
+        verbose_name_plural = _("open case count changes")

@@ -14,8 +14,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Source, Status, Supervision, SupervisionKind
-from cases.workflow import STAGE_OF_STATUS, allowed_actions
+from cases.models import (
+    STAGE_OF_STATUS,
+    Case,
+    CaseEvent,
+    CasePhoto,
+    RoutingRule,
+    Source,
+    Status,
+    Supervision,
+    SupervisionKind,
+)
+from cases.workflow import allowed_actions
 from catalogue.models import ClassKind, Urgency
 from geography.coords import SUPPORTED_SRS, WGS84
 from organisations.models import OrgUnit

@@ -22,10 +22,9 @@ from django.utils.translation import gettext
 from cases import clock
 from cases.alerts import AlertKind, CaseDeadlineWarning
 from cases.events import case_groups, publish_on_commit
-from cases.models import PAUSED_STATUSES, Case, Supervision, SupervisionKind
+from cases.models import PAUSED_STATUSES, STAGE_OF_STATUS, Case, Supervision, SupervisionKind
 from cases.modes import time_limit_percent_at
 from cases.services import case_urge
-from cases.workflow import STAGE_OF_STATUS
 from catalogue.models import Stage
 from workcalendar.selectors import deadline_after
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from cases.map_counts import compact_open_case_cells
 from cases.sweep import deadlines_sweep, overdue_urge_all
 
 
@@ -18,3 +19,9 @@ def sweep_deadlines() -> dict[str, int]:
 def urge_overdue(alert_ids: list[int]) -> int:
     """The platform's urging for newly overdue handling deadlines (once per alert); returns how many were sent."""
     return overdue_urge_all(alert_ids)
+
+
+@shared_task(name="cases.compact_open_case_cells")
+def compact_map_counts() -> int:
+    """Fold the map's appended open-case count changes (beat: every 10 s); how many were folded."""
+    return compact_open_case_cells()

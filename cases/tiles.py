@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import QuerySet
+from django.contrib.gis.geos import Polygon
+from django.db.models import Q, QuerySet
 
+from cases import map_counts
 from cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, Status
 from cases.selectors import cases_visible_to
 from catalogue.models import Urgency
@@ -22,6 +24,8 @@ from geography.tiles import (
     Latitude,
     Longitude,
     Tile,
+    cell_bounds,
+    cell_of,
     cell_x_sql,
     cell_y_sql,
     coordinate,
@@ -29,6 +33,7 @@ from geography.tiles import (
     tile_cursor,
     weighted_position,
 )
+from organisations.selectors import scope_for
 
 # The workflow stages a dispatcher tells apart on the map (the colours of static/js/command.js).
 STATE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -95,7 +100,11 @@ def case_tile(
         if len(points) <= POINTS_CAP:
             body["points"], body["total"] = points, len(points)
             return body
-    clusters, singles, total = _clusters(cases, tile)
+    if tile.z <= map_counts.MAX_ZOOM and scope_for(user).city_wide:
+        # The whole city's cases at city scale: added up from the counts kept ahead (cases.map_counts).
+        clusters, singles, total = _counted_clusters(cases, tile, groups, urgencies, district_id)
+    else:
+        clusters, singles, total = _clusters(cases, tile)
     body["clusters"], body["total"] = merge_overlapping(clusters, tile.z, _combine), total
     if singles:
         numbers = dict(Case.objects.filter(pk__in=[single[0] for single in singles]).values_list("id", "number"))
@@ -165,6 +174,84 @@ def _clusters(cases: QuerySet[Case], tile: Tile) -> tuple[list[list[Any]], list[
             (*group_params, *params),
         )
         rows = [row for row in cursor.fetchall() if row[0] >> CELL_BITS == tile.x and row[1] >> CELL_BITS == tile.y]
+    return _fold(rows)
+
+
+def _counted_clusters(
+    cases: QuerySet[Case],
+    tile: Tile,
+    groups: Sequence[str],
+    urgencies: Sequence[str],
+    district_id: int | None,
+) -> tuple[list[list[Any]], list[list[Any]], int]:
+    """What _clusters gives for a city-wide caller, from cases.map_counts instead of the cases: the same cells,
+    counts and mean positions. A cell holding one case is looked up in `cases` for its id."""
+    counted = map_counts.counted_cells(
+        level=tile.level,
+        cell_range=tile.cell_range(tile.level),
+        statuses=[status for group in groups for status in STATE_GROUPS[group]],
+        urgencies=urgencies,
+        district_id=district_id,
+    )
+    group_of = {status: i for i, statuses in enumerate(STATE_GROUPS.values()) for status in statuses}
+    cells: dict[tuple[int, int], _Cell] = {}
+    for cx, cy, status, urgency, is_overdue, is_key, n, sum_lon, sum_lat in counted:
+        cell = cells.get((cx, cy))
+        if cell is None:
+            cell = cells[(cx, cy)] = _Cell(cx, cy, status)
+        cell.add(group_of[status], status, URGENCIES.index(urgency), is_overdue, is_key, n, sum_lon, sum_lat)
+    alone = [cell for cell in cells.values() if cell.count == 1]
+    if alone:
+        boxes = Q()
+        for cell in alone:
+            west, south, east, north = cell_bounds(tile.level, cell.cx, cell.cx, cell.cy, cell.cy)
+            box = Polygon.from_bbox((west - 1e-9, south - 1e-9, east + 1e-9, north + 1e-9))
+            box.srid = 4326
+            boxes |= Q(location__bboverlaps=box)
+        found = cases.filter(boxes).annotate(tile_lon=Longitude("location"), tile_lat=Latitude("location"))
+        by_cell = {
+            cell_of(lon, lat, tile.level): pk for pk, lon, lat in found.values_list("id", "tile_lon", "tile_lat")
+        }
+        for cell in alone:
+            cell.first_id = by_cell.get((cell.cx, cell.cy))
+    # A case counted alone but changed since (gone from the cell) is left out until the next refresh.
+    return _fold([cell.row() for cell in cells.values() if cell.count > 1 or cell.first_id is not None])
+
+
+class _Cell:
+    """One cluster cell added up from counted rows; row() is the row of _clusters' query."""
+
+    def __init__(self, cx: int, cy: int, status: str) -> None:
+        self.cx, self.cy = cx, cy
+        self.count, self.sum_lon, self.sum_lat = 0, 0.0, 0.0
+        self.by_group = [0] * len(STATE_GROUPS)
+        self.urgency_rank = self.overdue = self.key = 0
+        # What the cell's only case is, when it holds one.
+        self.first_id: int | None = None
+        self.status, self.is_overdue, self.is_key = status, False, False
+
+    def add(
+        self, group: int, status: str, urgency_rank: int, is_overdue: bool, is_key: bool, n: int, lon: float, lat: float
+    ) -> None:
+        self.count += n
+        self.sum_lon += lon
+        self.sum_lat += lat
+        self.by_group[group] += n
+        self.urgency_rank = max(self.urgency_rank, urgency_rank)
+        self.overdue += n if is_overdue else 0
+        self.key += n if is_key else 0
+        self.status = min(self.status, status)
+        self.is_overdue = self.is_overdue or is_overdue
+        self.is_key = self.is_key or is_key
+
+    def row(self) -> list[Any]:
+        return [
+            self.cx, self.cy, self.count, self.sum_lon, self.sum_lat, *self.by_group, self.urgency_rank,
+            self.overdue, self.key, self.first_id, self.status, self.is_overdue, self.is_key,
+        ]  # fmt: skip
+
+
+def _fold(rows: list[Any]) -> tuple[list[list[Any]], list[list[Any]], int]:
     rows.sort(key=lambda row: (row[1], row[0]))
     groups = len(STATE_GROUPS)
     clusters, singles, total = [], [], 0

@@ -35,10 +35,10 @@ from cases.forms import (
     SupervisionReplyForm,
 )
 from cases.lists import case_list_for, supervisions_addressed_to, supervisions_visible_to
-from cases.models import STAGE_FIELDS, Case, Source, Status, Supervision
+from cases.models import STAGE_FIELDS, STAGE_OF_STATUS, Case, Source, Status, Supervision
 from cases.selectors import case_events, case_get_by_number_for_user_or_404, cases_visible_to
 from cases.services.core import Place, acting_as, holds_role
-from cases.workflow import REPORTER_ROLES, STAGE_OF_STATUS, TRANSITIONS
+from cases.workflow import REPORTER_ROLES, TRANSITIONS
 from catalogue.models import Stage
 from geography.selectors import district_outlines
 from organisations.models import Membership, Role

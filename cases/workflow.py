@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import OPEN_STATUSES, Source, Status
-from catalogue.models import Stage
 from organisations.models import Role
 
 
@@ -107,20 +106,6 @@ TRANSITIONS: dict[str, Transition] = {
     ]
 }
 
-# The timed stage a case in each status is in (whose deadline the overdue sweep watches). On hold and
-# with an extension pending the handling clock stands still (see PAUSED_STATUSES); final statuses have none.
-STAGE_OF_STATUS: dict[str, str] = {
-    S.VERIFYING: Stage.VERIFY,
-    S.REPORTED: Stage.REGISTER,
-    S.REGISTERED: Stage.DISPATCH,
-    S.RETURNED: Stage.DISPATCH,
-    S.DISPATCHED: Stage.HANDLE,
-    S.HANDLING: Stage.HANDLE,
-    S.REWORK: Stage.HANDLE,
-    S.EXTENSION_PENDING: Stage.HANDLE,
-    S.ON_HOLD: Stage.HANDLE,
-    S.HANDLED: Stage.CHECK,
-}
 
 # Where a new report goes: citizens, the hotline and cameras are confirmed on site by the inspector of
 # the grid first; an inspector's own report, a sensor alarm and a leader's instruction need no check.

@@ -138,6 +138,12 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     # Overdue flags and 80% warnings; a run still queued when the next is due is dropped (expires).
     "cases-sweep-deadlines": {"task": "cases.sweep_deadlines", "schedule": 60.0, "options": {"expires": 55}},
+    # The map's open-case counts at city scale (cases.map_counts): appended changes folded in.
+    "cases-compact-open-case-cells": {
+        "task": "cases.compact_open_case_cells",
+        "schedule": 10.0,
+        "options": {"expires": 9},
+    },
     # The components layer's cluster counts (zoom 16 and below), again from the table: nightly, besides the
     # rebuild after each component import (geography.services), for edits made in the admin one at a time.
     "geography-rebuild-component-clusters": {
@@ -169,12 +175,12 @@ USE_TZ = True
 
 # --- Static and media files
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "qingdao_ops.storage.StaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },

@@ -212,7 +212,7 @@ def _insert_statement(obj: models.Model) -> tuple[str, list[Any]]:
     statement = _STATEMENTS.get(key)
     if statement is None:
         quote = connection.ops.quote_name
-        fields = [f for f in meta.concrete_fields if with_pk or not f.primary_key]
+        fields = [f for f in meta.concrete_fields if (with_pk or not f.primary_key) and not f.generated]
         columns = ", ".join(quote(f.column) for f in fields)
         returning = "" if with_pk else f" RETURNING {quote(meta.pk.column)}"
         sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}){returning}"
@@ -257,7 +257,7 @@ def rows_insert(objs: Sequence[models.Model]) -> None:
     statement = _STATEMENTS.get(key)
     if statement is None:
         quote = connection.ops.quote_name
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        fields = [f for f in meta.concrete_fields if not f.primary_key and not f.generated]
         row = f"({', '.join(['%s'] * len(fields))})"
         sql = (
             f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "

@@ -228,6 +228,8 @@ function fitCity() {
   if (districtLayer.getLayers().length) map.fitBounds(districtLayer.getBounds(), { padding: [12, 12] });
 }
 fitCity();
+// Every case lies inside the city (intake refuses others): tiles beyond its outline are never asked for.
+const cityBounds = districtLayer.getLayers().length ? districtLayer.getBounds().pad(0.02) : undefined;
 
 /** A boundary layer fetched from a GeoJSON list endpoint for the visible box, from `minZoom` on. */
 function boundaryLayer(endpoint, style, minZoom) {
@@ -286,13 +288,15 @@ const caseLayer = new ClusterLayer({
   ring: (item) => URGENCY_RINGS[item.urgency] || null,
   radius: (point) => (point.urgency === "emergency" ? 6 : point.urgency === "urgent" ? 5 : 4),
   tooltip: (item, kind) => (kind === "point" ? `${item.number}` : null),
-}).addTo(map);
+  bounds: cityBounds,
+});
 caseLayer.on("load", () => { el.map.dataset.casesDrawn = "true"; });
 const componentLayer = new ClusterLayer({
   url: () => "/api/v1/map/components/{z}/{x}/{y}/",
   colour: () => "#6b7d8f",
   clusterColour: "#6b7d8f",
   radius: 3,
+  bounds: cityBounds,
 });
 
 L.control.layers(null, {
@@ -318,11 +322,16 @@ legend.onAdd = () => {
 };
 legend.addTo(map);
 
-// The grid lays the map out after this script ran: fit the city again once it has its real size.
+// The grid lays the map out after this script ran: fit the city again once it has its real size, and only then
+// load the cases (their tiles for the first, provisional view would be fetched for nothing).
 let fitted = false;
 new ResizeObserver(() => {
   map.invalidateSize();
-  if (!fitted && el.map.clientWidth > 0) { fitted = true; fitCity(); }
+  if (!fitted && el.map.clientWidth > 0) {
+    fitted = true;
+    fitCity();
+    caseLayer.addTo(map);
+  }
 }).observe(el.map);
 el.map.leafletMap = map; // for the browser tests
 el.map.dataset.ready = "true";

@@ -1,6 +1,6 @@
 // The live feed (/ws/live/): what changed, for the command centre and any page that watches cases.
 //
-//   import { openLiveFeed } from "./live.js";
+//   import { openLiveFeed } from "<this module>";
 //   const feed = openLiveFeed({
 //     onHello({ groups, last, epoch, resumed }) {},  // after every (re)connect, before any event of it
 //     onEvents(group, events, { replay }) {},        // new entries of one group, oldest first, never twice

@@ -58,7 +58,7 @@ def _fill_cases(n: int, *, closed: bool) -> None:
     }
     columns, values = [], []
     for field in Case._meta.concrete_fields:
-        if field.primary_key:
+        if field.primary_key or field.generated:
             continue
         columns.append(connection.ops.quote_name(field.column))
         values.append(generated.get(field.column, f"t.{connection.ops.quote_name(field.column)}"))

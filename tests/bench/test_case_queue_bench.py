@@ -45,7 +45,7 @@ def _fill(template: Case, n: int) -> None:
     so every district gets its share of the city's cells."""
     columns, values = [], []
     for field in Case._meta.concrete_fields:
-        if field.primary_key:
+        if field.primary_key or field.generated:
             continue
         columns.append(connection.ops.quote_name(field.column))
         values.append(GENERATED.get(field.column, f"t.{connection.ops.quote_name(field.column)}"))

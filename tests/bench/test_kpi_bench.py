@@ -92,7 +92,7 @@ def _fill(template: Case, n: int, generated: dict[str, str], *, prefix: str, sta
     """n cases in one INSERT ... SELECT over generate_series; columns not generated are copied from `template`."""
     columns, values = [], []
     for field in Case._meta.concrete_fields:
-        if field.primary_key:
+        if field.primary_key or field.generated:
             continue
         columns.append(connection.ops.quote_name(field.column))
         expression = {**PLACE, **generated}.get(field.column)

@@ -226,6 +226,19 @@ def test_the_list_orders_by_newest_report_and_by_deadline(world: CaseWorld) -> N
     assert client.get(f"{CASES}{first.pk}/").json()["deadline"] is not None
 
 
+def test_cases_with_the_same_deadline_come_in_id_order_so_pages_never_repeat_a_case(world: CaseWorld) -> None:
+    same = [reported(world, at=T0, location=world.near(40 * i)) for i in range(5)]
+    client = client_for(world.clerk)
+
+    def page(ordering: str, offset: int) -> list[int]:
+        query = {"ordering": ordering, "limit": 2, "offset": offset, "status": Status.REPORTED}
+        return [row["id"] for row in client.get(CASES, query).json()["results"]]
+
+    ids = sorted(case.pk for case in same)
+    assert page("deadline", 0) + page("deadline", 2) + page("deadline", 4) == ids
+    assert page("-deadline", 0) + page("-deadline", 2) + page("-deadline", 4) == ids[::-1]
+
+
 def test_the_geojson_list_is_a_feature_collection_of_wgs84_points(world: CaseWorld) -> None:
     case = reported(world)
 

@@ -18,8 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import demo, services
-from cases.models import OPEN_STATUSES, Case, CaseEvent, RoutingRule, Source, Status
-from cases.workflow import STAGE_OF_STATUS
+from cases.models import OPEN_STATUSES, STAGE_OF_STATUS, Case, CaseEvent, RoutingRule, Source, Status
 from geography.models import GridCell
 from organisations.models import User
 

@@ -13,8 +13,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
 from cases import services
-from cases.models import OPEN_STATUSES, Case, CaseEvent, Status, Supervision
-from cases.workflow import STAGE_OF_STATUS, TRANSITIONS
+from cases.models import OPEN_STATUSES, STAGE_OF_STATUS, Case, CaseEvent, Status, Supervision
+from cases.workflow import TRANSITIONS
 from tests.cases.factories import CaseWorld, case_in, png_upload, reported
 from workcalendar.units import TimeUnit
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -138,3 +139,16 @@ def test_the_openapi_schema_generates_without_warnings_and_describes_the_api(tmp
     assert schema.startswith("openapi: 3")
     for path in ("/api/v1/components/", "/api/v1/locate/", "/api/v1/units/", "/api/v1/me/", "/api/v1/cases/"):
         assert f"  {path}:" in schema
+
+
+def test_collected_static_modules_import_each_other_by_their_hashed_names(tmp_path):
+    """A release's page script must load the same release's modules: the ES module imports are rewritten."""
+    root = tmp_path / "static"
+    result = manage("collectstatic", "--noinput", "-v", "0", **production_env(DJANGO_STATIC_ROOT=str(root)))
+    assert result.returncode == 0, result.stderr
+
+    manifest = json.loads((root / "staticfiles.json").read_text())["paths"]
+    command = (root / manifest["js/command.js"]).read_text()
+    assert f'from "./{manifest["js/live.js"].rsplit("/", 1)[1]}"' in command
+    assert f'from "./{manifest["js/cluster-layer.js"].rsplit("/", 1)[1]}"' in command
+    assert 'from "./live.js"' not in command
