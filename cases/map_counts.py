@@ -6,8 +6,8 @@ costs 15-100 ms of database time per tile; adding up OpenCaseCell (a few thousan
 x status x urgency x flags) costs about a millisecond and gives the same clusters, since a zoom-13 cell lies
 inside exactly one cluster cell of every tile of zoom 10 and below.
 
-The counts are kept by statement triggers on cases_case (TRIGGER_SQL, installed by migration 0009): every INSERT,
-UPDATE or DELETE appends the change of its open rows to OpenCaseCellDelta, grouped, within the writer's own
+The counts are kept by row triggers on cases_case (TRIGGER_SQL, installed by migration 0009): every insert, delete
+and update of a counted column appends its open rows' change to OpenCaseCellDelta within the writer's own
 transaction, so the counts can never disagree with the committed cases. Appending takes no lock another writer
 waits on; `compact_open_case_cells` (Celery beat, every 10 s) folds the deltas into OpenCaseCell, and a reader
 adds both, so compaction is only about speed, never correctness.
@@ -30,54 +30,41 @@ _KEY = ", ".join(KEY)
 _FINAL = ", ".join(f"'{s}'" for s in sorted(FINAL_STATUSES))
 
 
-def _rows_sql(table: str, sign: int) -> str:
-    """The open, located rows of a transition table as key + (n, sum_lon, sum_lat), counted with `sign`."""
-    lon, lat = "ST_X(r.location)", "ST_Y(r.location)"
+def _append_sql(row: str, sign: int) -> str:
+    """Append the change one open, located row (NEW or OLD) makes, counted with `sign`."""
+    lon, lat = f"ST_X({row}.location)", f"ST_Y({row}.location)"
     minus = "" if sign > 0 else "-"
     return f"""
-        SELECT {cell_x_sql(lon, LEVEL)} AS cx, {cell_y_sql(lat, LEVEL)} AS cy,
-               COALESCE(r.district_id, 0) AS district_id, r.status, r.urgency, r.is_overdue, r.is_key,
-               {sign} AS n, {minus}{lon} AS lon, {minus}{lat} AS lat
-        FROM {table} r
-        WHERE r.location IS NOT NULL AND r.status NOT IN ({_FINAL})"""
+        IF {row}.location IS NOT NULL AND {row}.status NOT IN ({_FINAL}) THEN
+            INSERT INTO cases_opencasecelldelta ({_KEY}, n, sum_lon, sum_lat)
+            VALUES ({cell_x_sql(lon, LEVEL)}, {cell_y_sql(lat, LEVEL)}, COALESCE({row}.district_id, 0),
+                    {row}.status, {row}.urgency, {row}.is_overdue, {row}.is_key, {sign}, {minus}{lon}, {minus}{lat});
+        END IF;"""
 
 
-def _append_sql(*sources: str) -> str:
-    union = " UNION ALL ".join(sources)
-    return f"""
-        INSERT INTO cases_opencasecelldelta ({_KEY}, n, sum_lon, sum_lat)
-        SELECT {_KEY}, sum(n), sum(lon), sum(lat) FROM ({union}) changed
-        GROUP BY {_KEY}
-        HAVING sum(n) <> 0 OR sum(lon) <> 0 OR sum(lat) <> 0;"""
-
-
-# One function for the three triggers (a trigger with transition tables serves one event).
+# Row triggers: a case's write appends at most two small rows. An UPDATE fires only when it sets one of the
+# counted columns to a new value (transitions touch many other columns; the sweep sets is_overdue in bulk).
+_COUNTED = ("status", "location", "urgency", "is_overdue", "is_key", "district_id")
+_CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _COUNTED)
 TRIGGER_SQL = f"""
 CREATE OR REPLACE FUNCTION cases_open_case_cells_track() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {_append_sql(_rows_sql("new_rows", 1))}
-    ELSIF TG_OP = 'DELETE' THEN
-        {_append_sql(_rows_sql("old_rows", -1))}
-    ELSE
-        {_append_sql(_rows_sql("new_rows", 1), _rows_sql("old_rows", -1))}
+    IF TG_OP <> 'INSERT' THEN {_append_sql("OLD", -1)}
+    END IF;
+    IF TG_OP <> 'DELETE' THEN {_append_sql("NEW", 1)}
     END IF;
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER cases_open_case_cells_insert AFTER INSERT ON cases_case
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cases_open_case_cells_track();
-CREATE TRIGGER cases_open_case_cells_update AFTER UPDATE ON cases_case
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION cases_open_case_cells_track();
-CREATE TRIGGER cases_open_case_cells_delete AFTER DELETE ON cases_case
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION cases_open_case_cells_track();
+CREATE TRIGGER cases_open_case_cells_insert_delete AFTER INSERT OR DELETE ON cases_case
+    FOR EACH ROW EXECUTE FUNCTION cases_open_case_cells_track();
+CREATE TRIGGER cases_open_case_cells_update AFTER UPDATE OF {", ".join(_COUNTED)} ON cases_case
+    FOR EACH ROW WHEN ({_CHANGED}) EXECUTE FUNCTION cases_open_case_cells_track();
 """
 
 TRIGGER_DROP_SQL = """
-DROP TRIGGER IF EXISTS cases_open_case_cells_insert ON cases_case;
+DROP TRIGGER IF EXISTS cases_open_case_cells_insert_delete ON cases_case;
 DROP TRIGGER IF EXISTS cases_open_case_cells_update ON cases_case;
-DROP TRIGGER IF EXISTS cases_open_case_cells_delete ON cases_case;
 DROP FUNCTION IF EXISTS cases_open_case_cells_track();
 """
 

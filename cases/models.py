@@ -522,7 +522,7 @@ class OpenCaseCell(models.Model):
     overdue, key), with the sums of their coordinates: the case layer's clusters at city scale (tiles of zoom 10
     and below, cases.map_counts) add up these few thousand rows instead of counting 100,000 cases.
 
-    Kept by statement triggers on cases_case (migration 0009), which append each statement's change to
+    Kept by row triggers on cases_case (migration 0009), which append each write's change to
     OpenCaseCellDelta; `compact_open_case_cells` folds the deltas in here every few seconds. Readers add both.
     `district_id` is 0 for a case outside every district.
     """

@@ -5,7 +5,7 @@ for devices and integrations); anonymous requests get 401. The schema and the do
 and /api/docs/ are public: they describe the API, not its data.
 """
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from cases import api as cases_api
@@ -41,5 +41,6 @@ api_urlpatterns = [
     path("command/queues/", command_api.QueuesView.as_view(), name="command-queues"),
     path("command/kpi/", command_api.KpiView.as_view(), name="command-kpi"),
     path("operating-mode/", command_api.OperatingModeView.as_view(), name="operating-mode"),
+    path("field/", include("field.api_urls")),
     *router.urls,
 ]

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     # One app per domain.
     "cases",
     "command",
+    "field",
     "lifelines",
     "sanitation",
     "enforcement",

@@ -1,4 +1,4 @@
-"""Open cases counted per zoom-13 cell for the map at city scale (cases.map_counts): the two tables, the statement
+"""Open cases counted per zoom-13 cell for the map at city scale (cases.map_counts): the two tables, the row
 triggers on cases_case that keep them, and the first count. The SQL is a copy of cases.map_counts' as of this
 migration (a migration must not change when the module does)."""
 
@@ -10,59 +10,32 @@ from django.db import migrations, models
 TRIGGER_SQL = r"""
 CREATE OR REPLACE FUNCTION cases_open_case_cells_track() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-
-        INSERT INTO cases_opencasecelldelta (cx, cy, district_id, status, urgency, is_overdue, is_key, n, sum_lon, sum_lat)
-        SELECT cx, cy, district_id, status, urgency, is_overdue, is_key, sum(n), sum(lon), sum(lat) FROM (
-        SELECT LEAST(GREATEST(floor((ST_X(r.location) + 180.0) / 360.0 * 8192.0)::int, 0), 8191) AS cx, LEAST(GREATEST(floor((0.5 - asinh(tan(radians(LEAST(GREATEST(ST_Y(r.location), -85.0511287798066), 85.0511287798066)))) / (2.0 * pi())) * 8192.0)::int, 0), 8191) AS cy, COALESCE(r.district_id, 0) AS district_id,
-               r.status, r.urgency, r.is_overdue, r.is_key, 1 AS n, ST_X(r.location) AS lon, ST_Y(r.location) AS lat
-        FROM new_rows r
-        WHERE r.location IS NOT NULL AND r.status NOT IN ('cancelled', 'closed', 'merged', 'not_registered')) changed
-        GROUP BY cx, cy, district_id, status, urgency, is_overdue, is_key
-        HAVING sum(n) <> 0 OR sum(lon) <> 0 OR sum(lat) <> 0;
-    ELSIF TG_OP = 'DELETE' THEN
-
-        INSERT INTO cases_opencasecelldelta (cx, cy, district_id, status, urgency, is_overdue, is_key, n, sum_lon, sum_lat)
-        SELECT cx, cy, district_id, status, urgency, is_overdue, is_key, sum(n), sum(lon), sum(lat) FROM (
-        SELECT LEAST(GREATEST(floor((ST_X(r.location) + 180.0) / 360.0 * 8192.0)::int, 0), 8191) AS cx, LEAST(GREATEST(floor((0.5 - asinh(tan(radians(LEAST(GREATEST(ST_Y(r.location), -85.0511287798066), 85.0511287798066)))) / (2.0 * pi())) * 8192.0)::int, 0), 8191) AS cy, COALESCE(r.district_id, 0) AS district_id,
-               r.status, r.urgency, r.is_overdue, r.is_key, -1 AS n, -ST_X(r.location) AS lon, -ST_Y(r.location) AS lat
-        FROM old_rows r
-        WHERE r.location IS NOT NULL AND r.status NOT IN ('cancelled', 'closed', 'merged', 'not_registered')) changed
-        GROUP BY cx, cy, district_id, status, urgency, is_overdue, is_key
-        HAVING sum(n) <> 0 OR sum(lon) <> 0 OR sum(lat) <> 0;
-    ELSE
-
-        INSERT INTO cases_opencasecelldelta (cx, cy, district_id, status, urgency, is_overdue, is_key, n, sum_lon, sum_lat)
-        SELECT cx, cy, district_id, status, urgency, is_overdue, is_key, sum(n), sum(lon), sum(lat) FROM (
-        SELECT LEAST(GREATEST(floor((ST_X(r.location) + 180.0) / 360.0 * 8192.0)::int, 0), 8191) AS cx, LEAST(GREATEST(floor((0.5 - asinh(tan(radians(LEAST(GREATEST(ST_Y(r.location), -85.0511287798066), 85.0511287798066)))) / (2.0 * pi())) * 8192.0)::int, 0), 8191) AS cy, COALESCE(r.district_id, 0) AS district_id,
-               r.status, r.urgency, r.is_overdue, r.is_key, 1 AS n, ST_X(r.location) AS lon, ST_Y(r.location) AS lat
-        FROM new_rows r
-        WHERE r.location IS NOT NULL AND r.status NOT IN ('cancelled', 'closed', 'merged', 'not_registered') UNION ALL
-        SELECT LEAST(GREATEST(floor((ST_X(r.location) + 180.0) / 360.0 * 8192.0)::int, 0), 8191) AS cx, LEAST(GREATEST(floor((0.5 - asinh(tan(radians(LEAST(GREATEST(ST_Y(r.location), -85.0511287798066), 85.0511287798066)))) / (2.0 * pi())) * 8192.0)::int, 0), 8191) AS cy, COALESCE(r.district_id, 0) AS district_id,
-               r.status, r.urgency, r.is_overdue, r.is_key, -1 AS n, -ST_X(r.location) AS lon, -ST_Y(r.location) AS lat
-        FROM old_rows r
-        WHERE r.location IS NOT NULL AND r.status NOT IN ('cancelled', 'closed', 'merged', 'not_registered')) changed
-        GROUP BY cx, cy, district_id, status, urgency, is_overdue, is_key
-        HAVING sum(n) <> 0 OR sum(lon) <> 0 OR sum(lat) <> 0;
+    IF TG_OP <> 'INSERT' THEN
+        IF OLD.location IS NOT NULL AND OLD.status NOT IN ('cancelled', 'closed', 'merged', 'not_registered') THEN
+            INSERT INTO cases_opencasecelldelta (cx, cy, district_id, status, urgency, is_overdue, is_key, n, sum_lon, sum_lat)
+            VALUES (LEAST(GREATEST(floor((ST_X(OLD.location) + 180.0) / 360.0 * 8192.0)::int, 0), 8191), LEAST(GREATEST(floor((0.5 - asinh(tan(radians(LEAST(GREATEST(ST_Y(OLD.location), -85.0511287798066), 85.0511287798066)))) / (2.0 * pi())) * 8192.0)::int, 0), 8191), COALESCE(OLD.district_id, 0),
+                    OLD.status, OLD.urgency, OLD.is_overdue, OLD.is_key, -1, -ST_X(OLD.location), -ST_Y(OLD.location));
+        END IF;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        IF NEW.location IS NOT NULL AND NEW.status NOT IN ('cancelled', 'closed', 'merged', 'not_registered') THEN
+            INSERT INTO cases_opencasecelldelta (cx, cy, district_id, status, urgency, is_overdue, is_key, n, sum_lon, sum_lat)
+            VALUES (LEAST(GREATEST(floor((ST_X(NEW.location) + 180.0) / 360.0 * 8192.0)::int, 0), 8191), LEAST(GREATEST(floor((0.5 - asinh(tan(radians(LEAST(GREATEST(ST_Y(NEW.location), -85.0511287798066), 85.0511287798066)))) / (2.0 * pi())) * 8192.0)::int, 0), 8191), COALESCE(NEW.district_id, 0),
+                    NEW.status, NEW.urgency, NEW.is_overdue, NEW.is_key, 1, ST_X(NEW.location), ST_Y(NEW.location));
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER cases_open_case_cells_insert AFTER INSERT ON cases_case
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cases_open_case_cells_track();
-CREATE TRIGGER cases_open_case_cells_update AFTER UPDATE ON cases_case
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION cases_open_case_cells_track();
-CREATE TRIGGER cases_open_case_cells_delete AFTER DELETE ON cases_case
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION cases_open_case_cells_track();
-"""
+CREATE TRIGGER cases_open_case_cells_insert_delete AFTER INSERT OR DELETE ON cases_case
+    FOR EACH ROW EXECUTE FUNCTION cases_open_case_cells_track();
+CREATE TRIGGER cases_open_case_cells_update AFTER UPDATE OF status, location, urgency, is_overdue, is_key, district_id ON cases_case
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.location IS DISTINCT FROM NEW.location OR OLD.urgency IS DISTINCT FROM NEW.urgency OR OLD.is_overdue IS DISTINCT FROM NEW.is_overdue OR OLD.is_key IS DISTINCT FROM NEW.is_key OR OLD.district_id IS DISTINCT FROM NEW.district_id) EXECUTE FUNCTION cases_open_case_cells_track();"""
 
 TRIGGER_DROP_SQL = """
-DROP TRIGGER IF EXISTS cases_open_case_cells_insert ON cases_case;
+DROP TRIGGER IF EXISTS cases_open_case_cells_insert_delete ON cases_case;
 DROP TRIGGER IF EXISTS cases_open_case_cells_update ON cases_case;
-DROP TRIGGER IF EXISTS cases_open_case_cells_delete ON cases_case;
-DROP FUNCTION IF EXISTS cases_open_case_cells_track();
-"""
+DROP FUNCTION IF EXISTS cases_open_case_cells_track();"""
 
 COUNT_SQL = """
 INSERT INTO cases_opencasecell (cx, cy, district_id, status, urgency, is_overdue, is_key, n, sum_lon, sum_lat)

@@ -1,0 +1,1 @@
+"""Field inspectors on duty: shifts, positions, verification task assignments."""
