@@ -3,6 +3,10 @@ timeline, photos and supervision records, intake, self-handling, and one POST pe
 /api/v1/supervisions/: supervision and urging records addressed to the caller's units, with their replies;
 /api/v1/routing-rules/ read-only.
 
+The POSTs that make or change a case (report, self-handle and every workflow action) take an optional
+`Idempotency-Key` header (cases.idempotency): a client's retry with the same key replays the first answer.
+`nearby/` lists the open cases near a point (what a reporter may be about to report again).
+
 Refusals, the same for every action, and nothing is changed by any of them: 400 for bad input (field
 messages, a rejected photo included), 403 for a role the caller lacks for this case, 404 for a case
 outside the caller's scope, 409 for an action the case's status does not allow.
@@ -19,9 +23,10 @@ from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, status, viewsets
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -33,12 +38,15 @@ from cases import lists, selectors, services
 from cases import serializers as s
 from cases.actions import ACTIONS, rejected_photo_field
 from cases.filters import CaseFilter, SupervisionFilter
-from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Supervision
+from cases.idempotency import IDEMPOTENCY_PARAMETER, KEY_REUSED_RESPONSE, idempotent
+from cases.models import Case, CaseEvent, CasePhoto, RoutingRule, Status, Supervision
 from cases.services.intake import DIVISION_NAMES_ATTR
+from catalogue.models import ClassKind
 from catalogue.selectors import minor_class_by_full_code_cached
 from geography.api import GeoJsonLimitOffsetPagination
-from geography.coords import GCJ02, gcj02_to_wgs84
+from geography.coords import GCJ02, SUPPORTED_SRS, WGS84, gcj02_to_wgs84
 from geography.models import District, GridCell, Street
+from geography.selectors import locate
 from organisations.selectors import scope_for
 from photos.services import PhotoRejected
 
@@ -54,6 +62,7 @@ REFUSALS = {
     403: OpenApiResponse(s.ErrorSerializer, description=_("The caller holds no role that may do this here.")),
     404: OpenApiResponse(s.ErrorSerializer, description=_("No such case in the caller's scope.")),
     409: OpenApiResponse(s.ErrorSerializer, description=_("The case's status does not allow this action.")),
+    422: KEY_REUSED_RESPONSE,
 }
 
 
@@ -147,12 +156,7 @@ def _transition(name: str, serializer: type[Serializer], summary: str, *, prepar
     action table (cases.actions), answer with the case."""
     case_action = ACTIONS[name]
 
-    @extend_schema(
-        operation_id=f"cases_{name}",
-        summary=summary,
-        request=serializer,
-        responses={200: s.CaseDetailSerializer, **REFUSALS},
-    )
+    @idempotent
     def handler(self: CaseViewSet, request: Request, pk: str | None = None) -> Response:
         case = selectors.case_get_for_user_or_404(request.user, pk)
         body = serializer(data=request.data, context={"request": request})
@@ -166,7 +170,14 @@ def _transition(name: str, serializer: type[Serializer], summary: str, *, prepar
     handler.__name__ = f"{name}_" if keyword.iskeyword(name) or hasattr(viewsets.GenericViewSet, name) else name
     handler.__doc__ = summary
     slug = name.replace("_", "-")
-    return action(detail=True, methods=["post"], url_path=slug, url_name=slug)(handler)
+    # The schema after the action: @action replaces the `kwargs` where @extend_schema keeps its annotation.
+    return extend_schema(
+        operation_id=f"cases_{name}",
+        summary=summary,
+        request=serializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.CaseDetailSerializer, **REFUSALS},
+    )(action(detail=True, methods=["post"], url_path=slug, url_name=slug)(handler))
 
 
 def _reported_point(d: dict[str, Any]) -> Point:
@@ -194,6 +205,63 @@ def _merge_input(case: Case, user: Any, d: dict[str, Any]) -> dict[str, Any]:
     if master is None:
         raise exceptions.ValidationError({"master": [_("No such case in your scope.")]})
     return {**d, "master": master}
+
+
+class NearbyQuerySerializer(serializers.Serializer):
+    """Where a reporter stands and what they are about to report."""
+
+    minor_class = serializers.RegexField(
+        r"^[0-9]{4}$",
+        required=False,
+        max_length=4,
+        help_text=_("4-digit class code, major + minor, e.g. 0101 (with kind); omitted: open cases of any class."),
+    )
+    kind = serializers.ChoiceField(
+        choices=ClassKind.choices, required=False, help_text=_("The class's kind: codes repeat across kinds.")
+    )
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    srs = serializers.ChoiceField(
+        choices=SUPPORTED_SRS,
+        default=WGS84,
+        help_text=_("wgs84 (GPS, the default) or gcj02 (Chinese web maps); converted to WGS 84 here."),
+    )
+    radius = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=selectors.NEARBY_MAX_RADIUS_M,
+        help_text=_("Metres; replaces the class's duplicate radius."),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("minor_class") and not attrs.get("kind"):
+            raise exceptions.ValidationError({"kind": [_("Give the kind with the class: codes repeat across kinds.")]})
+        return attrs
+
+
+class NearbyCaseSerializer(serializers.Serializer):
+    """An open case near the point (coordinates in WGS 84)."""
+
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    status = serializers.CharField()
+    status_display = serializers.SerializerMethodField()
+    minor_class = serializers.CharField(source="minor_class.full_code")
+    class_name = serializers.CharField(source="minor_class.name")
+    description = serializers.SerializerMethodField()
+    reported_at = serializers.DateTimeField()
+    distance_m = serializers.SerializerMethodField()
+    lon = serializers.FloatField(source="location.x")
+    lat = serializers.FloatField(source="location.y")
+
+    def get_status_display(self, case: Case) -> str:
+        return str(Status(case.status).label)
+
+    def get_description(self, case: Case) -> str:
+        return Truncator(case.description).chars(80)
+
+    def get_distance_m(self, case: Case) -> int:
+        return round(case.distance_m)
 
 
 class CaseViewSet(viewsets.ReadOnlyModelViewSet):
@@ -235,8 +303,10 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         operation_id="cases_report",
         request=s.CaseReportInputSerializer,
-        responses={201: s.CaseSerializer, 400: REFUSALS[400], 403: REFUSALS[403]},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: s.CaseSerializer, 400: REFUSALS[400], 403: REFUSALS[403], 422: REFUSALS[422]},
     )
+    @idempotent
     def create(self, request: Request) -> Response:
         """Report a case (any source the caller may report from; devices: video_ai and sensor_alarm).
 
@@ -268,7 +338,8 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         operation_id="cases_self_handle",
         request={"multipart/form-data": s.SelfHandleInputSerializer},
-        responses={201: s.CaseDetailSerializer, 400: REFUSALS[400], 403: REFUSALS[403]},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: s.CaseDetailSerializer, 400: REFUSALS[400], 403: REFUSALS[403], 422: REFUSALS[422]},
     )
     @action(
         detail=False,
@@ -277,6 +348,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         url_name="self-handle",
         parser_classes=[MultiPartParser, FormParser],
     )
+    @idempotent
     def self_handle(self, request: Request) -> Response:
         """Self-handle (自行处置): an inspector fixed a minor problem in their grid on the spot; the case is
         reported and closed at once, with before and after photos. Only for classes that allow it."""
@@ -298,6 +370,28 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
             )
         data = s.CaseDetailSerializer(_one_case(case), context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="cases_nearby",
+        parameters=[NearbyQuerySerializer],
+        responses={200: NearbyCaseSerializer(many=True), 400: REFUSALS[400]},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def nearby(self, request: Request) -> Response:
+        """The open cases nearest to a point (at most 5, nearest first) within the class's duplicate radius (50 m
+        for a class that sets none; `radius` replaces it, up to 500 m): what a reporter checks before reporting
+        a problem again. Of any class when `minor_class` is omitted. In the caller's scope like every case read."""
+        query = NearbyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        d = query.validated_data
+        minor_class = _class_or_400(d["minor_class"], d["kind"]) if d.get("minor_class") else None
+        point = _reported_point(d)
+        if not locate(point).in_city:
+            raise exceptions.ValidationError({"location": [_("The location lies outside the city.")]})
+        cases = selectors.open_cases_near(
+            request.user, point=point, minor_class=minor_class, kind=d.get("kind"), radius_m=d.get("radius")
+        )
+        return Response(NearbyCaseSerializer(cases, many=True).data)
 
     @extend_schema(operation_id="cases_geojson_list", filters=True)
     @action(

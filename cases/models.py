@@ -568,3 +568,38 @@ class OpenCaseCellDelta(models.Model):
     class Meta:
         verbose_name = _("open case count change")
         verbose_name_plural = _("open case count changes")
+
+
+class ClientSubmission(models.Model):
+    """One POST sent with an `Idempotency-Key` (cases.idempotency): what it asked for and what it was answered, so
+    that a phone sending the same submission again (a dead connection, a retry from its offline queue) gets the
+    same answer instead of a second case or a second transition.
+
+    Written in the transaction of the action itself, before it; a failed action rolls it back, so only successful
+    answers are kept. Deleted after 30 days (`cases.purge_client_submissions`).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # Indexed by the unique constraint below, which leads with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False, related_name="+", verbose_name=_("user")
+    )
+    key = models.CharField(_("idempotency key"), max_length=64)
+    endpoint = models.CharField(_("endpoint"), max_length=255)  # method and path: "POST /api/v1/cases/12/verify/"
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)  # cases.idempotency.request_fingerprint
+    status_code = models.PositiveSmallIntegerField(_("response status"), null=True)
+    # The JSON as it was sent, byte for byte (jsonb would reorder the keys of the replayed answer).
+    response_body = models.TextField(_("response body"), null=True)
+    # No index and no cascade: a case is never deleted (its log is a legal record); this only says what was made.
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, db_index=False, related_name="+", verbose_name=_("case")
+    )
+    created_at = models.DateTimeField(_("at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("client submission")
+        verbose_name_plural = _("client submissions")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="cases_client_submission_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.endpoint}"

@@ -7,13 +7,16 @@ units (or the units below them) lead or support. Anything else is a 404.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
-from django.contrib.gis.geos import Point
+from django.contrib.gis.db.models import PointField
+from django.contrib.gis.geos import Point, Polygon
 from django.db import connection, models
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Least, NullIf
 from django.db.models.sql import Query
 from django.shortcuts import get_object_or_404
 
@@ -190,6 +193,89 @@ def duplicate_candidate_for(*, minor_class: MinorClass, location: Point, exclude
         exclude=exclude_id or 0,
     )
     return Case.objects.get(pk=found) if found else None
+
+
+# The open cases near a point a reporter is about to report (the mobile report form's "already reported?"): within
+# the class's duplicate radius, or this when the class checks none; never beyond the maximum.
+NEARBY_DEFAULT_RADIUS_M = 50
+NEARBY_MAX_RADIUS_M = 500
+
+
+class _MetresBetween(Func):
+    """The distance in metres between two WGS 84 geometries, on the spheroid (as intake's duplicate check measures)."""
+
+    template = "ST_Distance((%(expressions)s)::geography)"
+    arg_joiner = ")::geography, ("
+    output_field = FloatField()
+
+
+def open_cases_near(
+    user: Any,
+    *,
+    point: Point,
+    minor_class: MinorClass | None = None,
+    kind: str | None = None,
+    radius_m: float | None = None,
+    limit: int = 5,
+) -> list[Case]:
+    """The open cases `user` may see nearest to `point` (WGS 84), nearest first, each with `distance_m` (metres).
+
+    Of `minor_class` within its duplicate radius, or of any class (of `kind`, if given) each within its own class's
+    radius; `radius_m` replaces the class's. Radii are capped at NEARBY_MAX_RADIUS_M. One query, scoped as
+    cases_visible_to; the bounding box lets the spatial index narrow before the exact distance.
+    """
+    if radius_m is not None:
+        radius: Any = Value(float(min(radius_m, NEARBY_MAX_RADIUS_M)))
+        widest = float(min(radius_m, NEARBY_MAX_RADIUS_M))
+    elif minor_class is not None:
+        widest = float(min(minor_class.duplicate_radius_m or NEARBY_DEFAULT_RADIUS_M, NEARBY_MAX_RADIUS_M))
+        radius = Value(widest)
+    else:
+        own = Coalesce(NullIf(F("minor_class__duplicate_radius_m"), 0), NEARBY_DEFAULT_RADIUS_M)
+        radius = Least(own, NEARBY_MAX_RADIUS_M, output_field=FloatField())
+        widest = float(NEARBY_MAX_RADIUS_M)
+    degrees = _degrees_covering(widest, point.y)
+    box = Polygon.from_bbox((point.x - degrees, point.y - degrees, point.x + degrees, point.y + degrees))
+    box.srid = 4326
+    distance = _MetresBetween(F("location"), Value(Point(point.x, point.y, srid=4326), output_field=PointField()))
+    cases = cases_visible_to(user).exclude(status__in=FINAL_STATUSES).filter(location__bboverlaps=box)
+    if minor_class is not None:
+        cases = cases.filter(minor_class=minor_class)
+    elif kind is not None:
+        cases = cases.filter(kind=kind)
+    return list(
+        cases.select_related("minor_class__major")
+        .only(
+            "id",
+            "number",
+            "status",
+            "description",
+            "reported_at",
+            "location",
+            "minor_class__code",
+            "minor_class__name",
+            "minor_class__duplicate_radius_m",
+            "minor_class__major__code",
+        )
+        .annotate(distance_m=distance, radius_m=radius)
+        .filter(distance_m__lte=F("radius_m"))
+        .order_by("distance_m", "reported_at", "id")[:limit]
+    )
+
+
+def minor_class_counts_for(user: Any, *, since: dt.datetime, limit: int) -> list[tuple[int, int]]:
+    """(minor class id, cases) of the active classes most reported since `since` among the cases `user` may see,
+    most first, then by code (a component class before the event class of the same code): the classes a reporter
+    in this area is most likely to pick."""
+    rows = (
+        cases_visible_to(user)
+        .filter(reported_at__gte=since, minor_class__is_active=True)
+        .values("minor_class_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "minor_class__major__code", "minor_class__code", "minor_class__major__kind")
+        .values_list("minor_class_id", "n")[:limit]
+    )
+    return list(rows)
 
 
 def nearest_component_for(*, minor_class: MinorClass, location: Point) -> Component | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from cases.idempotency import client_submissions_purge
 from cases.map_counts import compact_open_case_cells
 from cases.sweep import deadlines_sweep, overdue_urge_all
 
@@ -25,3 +26,9 @@ def urge_overdue(alert_ids: list[int]) -> int:
 def compact_map_counts() -> int:
     """Fold the map's appended open-case count changes (beat: every 10 s); how many were folded."""
     return compact_open_case_cells()
+
+
+@shared_task(name="cases.purge_client_submissions")
+def purge_client_submissions() -> int:
+    """Forget idempotency keys older than 30 days (beat: daily); how many were deleted."""
+    return client_submissions_purge()

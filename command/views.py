@@ -38,6 +38,7 @@ PAGE_TEXT = {
     "grid": _("Grid cells"),
     "cases": _("Cases"),
     "components": _("Components"),
+    "inspectors": _("Inspectors on duty"),
     "key": _("Key"),
     "difficult": _("Difficult"),
     "disputed": _("Disputed"),

@@ -42,5 +42,6 @@ api_urlpatterns = [
     path("command/kpi/", command_api.KpiView.as_view(), name="command-kpi"),
     path("operating-mode/", command_api.OperatingModeView.as_view(), name="operating-mode"),
     path("field/", include("field.api_urls")),
+    path("lifelines/", include("lifelines.api_urls")),
     *router.urls,
 ]

@@ -139,6 +139,8 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     # Overdue flags and 80% warnings; a run still queued when the next is due is dropped (expires).
     "cases-sweep-deadlines": {"task": "cases.sweep_deadlines", "schedule": 60.0, "options": {"expires": 55}},
+    # Idempotency keys of the inspectors' submissions, kept 30 days (cases.idempotency).
+    "cases-purge-idempotency-keys": {"task": "cases.purge_client_submissions", "schedule": crontab(hour=3, minute=41)},
     # The map's open-case counts at city scale (cases.map_counts): appended changes folded in.
     "cases-compact-open-case-cells": {
         "task": "cases.compact_open_case_cells",
@@ -150,6 +152,25 @@ CELERY_BEAT_SCHEDULE = {
     "geography-rebuild-component-clusters": {
         "task": "geography.rebuild_component_clusters",
         "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 3600},
+    },
+    # Lifeline readings: monthly partitions created ahead, those past LIFELINES_READING_RETENTION_DAYS dropped.
+    "lifelines-maintain-partitions": {
+        "task": "lifelines.maintain_partitions",
+        "schedule": crontab(minute=7),
+        "options": {"expires": 3000},
+    },
+    # Field inspectors: shifts left open over 14 hours ended; cases awaiting verification that intake's hook could
+    # not offer (lost message, nobody on duty then) offered to the nearest inspector; positions kept 30 days.
+    "field-close-stale-shifts": {"task": "field.close_stale_shifts", "schedule": 600.0, "options": {"expires": 590}},
+    "field-assign-pending": {
+        "task": "field.assign_pending_verifications",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "field-purge-positions": {
+        "task": "field.purge_positions",
+        "schedule": crontab(hour=4, minute=23),
         "options": {"expires": 3600},
     },
 }
@@ -226,6 +247,9 @@ SPECTACULAR_SETTINGS = {
         "SupervisionKindEnum": "cases.models.SupervisionKind",
     },
 }
+
+# --- Lifelines: raw sensor readings are kept this many days (whole monthly partitions are dropped after).
+LIFELINES_READING_RETENTION_DAYS = env_int("LIFELINES_READING_RETENTION_DAYS", 400)
 
 # --- Maps: no tiles unless a tile URL is configured; districts and the grid draw as vectors.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")

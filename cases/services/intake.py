@@ -39,6 +39,7 @@ from cases.services.core import (
 from cases.workflow import NEEDS_VERIFICATION, REPORTER_ROLES
 from catalogue.models import ClassKind, MinorClass, Stage, Urgency
 from catalogue.selectors import time_limits_for
+from field.services import verification_queued
 from geography.models import Component
 from geography.selectors import LOCATE_FOUND, Location
 from organisations.models import Role, User
@@ -393,6 +394,8 @@ def _report(
     event_write(event=event, case=case)
     save_photos(case=case, event=event, photos=accepted)
     notify(case, action="report", unit_ids=())
+    if status == Status.VERIFYING:
+        verification_queued(case)  # after commit, a task offers it to the nearest inspector on duty (no query here)
     setattr(case, DIVISION_NAMES_ATTR, found.names)
     return case
 

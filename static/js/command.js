@@ -299,12 +299,47 @@ const componentLayer = new ClusterLayer({
   bounds: cityBounds,
 });
 
+// Inspectors on duty (/api/v1/field/inspectors/), moved by the live feed's "inspector" events while shown.
+const inspectorLayer = L.layerGroup();
+const inspectorMarkers = new Map(); // user id -> circle marker
+
+function placeInspector(item) {
+  const old = inspectorMarkers.get(item.user);
+  if (item.on_duty === false || item.lon === null || item.lon === undefined) {
+    if (old) { old.remove(); inspectorMarkers.delete(item.user); }
+    return;
+  }
+  const style = { radius: 6, color: "#fff", weight: 2, fillColor: item.stale ? "#8a96a3" : "#1e8e3e", fillOpacity: 0.95 };
+  const marker = (old || L.circleMarker([item.lat, item.lon]).addTo(inspectorLayer)).setLatLng([item.lat, item.lon]).setStyle(style);
+  const time = item.at ? new Date(item.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+  const label = `${escapeHtml(item.name)}${time ? " · " + time : ""}`;
+  if (marker.getTooltip()) marker.setTooltipContent(label); else marker.bindTooltip(label);
+  inspectorMarkers.set(item.user, marker);
+}
+
+async function loadInspectors() {
+  if (!map.hasLayer(inspectorLayer)) return;
+  try {
+    const data = await getJSON("/api/v1/field/inspectors/");
+    inspectorLayer.clearLayers();
+    inspectorMarkers.clear();
+    data.results.forEach(placeInspector);
+    el.map.dataset.inspectorsDrawn = String(inspectorMarkers.size);
+  } catch (error) {
+    console.warn("inspectors", error);
+  }
+}
+inspectorLayer.on("add", loadInspectors);
+inspectorLayer.on("remove", () => { inspectorLayer.clearLayers(); inspectorMarkers.clear(); });
+setInterval(loadInspectors, 60_000); // positions age into "stale"; one thrown away by the feed's 30 s limit arrives
+
 L.control.layers(null, {
   [text.districts]: districtLayer,
   [text.streets]: streetLayer,
   [text.grid]: gridLayer,
   [text.cases]: caseLayer,
   [text.components]: componentLayer,
+  [text.inspectors]: inspectorLayer,
 }, { collapsed: false, position: "topright" }).addTo(map);
 
 const legend = L.control({ position: "bottomleft" });
@@ -445,6 +480,7 @@ function onEvents(group, events) {
       continue;
     }
     if (event.kind === "cases") { cases = true; continue; } // a big sweep: reload what is shown
+    if (event.kind === "inspector") { if (map.hasLayer(inspectorLayer)) placeInspector(event); continue; }
     if (event.kind !== "case") continue;
     // One change reaches a screen through each of its groups it watches (district, street, unit...): once here.
     const key = `${event.case}|${event.action}|${event.at}`;

@@ -18,6 +18,7 @@ from geography.coords import wgs84_to_gcj02
 from geography.models import Community, Component, ComponentClusterTotal, District, GridCell, Street
 from geography.selectors import locate
 from geography.tiles import COARSEST_LEVEL, FINEST_LEVEL
+from lifelines.models import Device, Facility, Sensor
 from organisations.demo import CITY_CENTRE_CODE, DEMO_LOGINS, DEPARTMENTS, FIELD_UNITS_TOTAL, SUPERUSER, demo_password
 from organisations.models import Membership, OrgUnit, Role, UnitType, User
 
@@ -222,7 +223,7 @@ def test_a_second_run_creates_nothing_and_says_each_stage_was_skipped() -> None:
 
     assert _counts() == before
     assert "created" not in output
-    assert output.count("skipped") == 10
+    assert output.count("skipped") == 11  # every stage, the lifeline facilities included
 
 
 def test_a_rebuild_from_scratch_gives_the_same_codes_names_and_shapes() -> None:
@@ -232,6 +233,8 @@ def test_a_rebuild_from_scratch_gives_the_same_codes_names_and_shapes() -> None:
         "cells": "SELECT code || md5(ST_AsEWKB(geom)) FROM geography_gridcell",
         "components": "SELECT code || status || md5(ST_AsEWKB(location)) FROM geography_component",
         "units": "SELECT code || name || depth FROM organisations_orgunit",
+        "facilities": "SELECT code || name || md5(ST_AsEWKB(location)) FROM lifelines_facility",
+        "sensors": "SELECT code || expected_interval_s FROM lifelines_sensor",
     }
 
     def fingerprints() -> dict[str, object]:
@@ -239,6 +242,9 @@ def test_a_rebuild_from_scratch_gives_the_same_codes_names_and_shapes() -> None:
 
     first = fingerprints()
     # Everything but the districts and the people goes; rolled back with the test.
+    Sensor.objects.all().delete()
+    Device.objects.all().delete()
+    Facility.objects.all().delete()
     Component.objects.all().delete()
     Membership.objects.all().delete()
     GridCell.objects.all().delete()

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from catalogue.models import ClassKind, MinorClass
 from geography import demo
 from geography.models import Community, GridCell, Street
+from lifelines.demo import lifelines_build
 from organisations import demo as org_demo
 from organisations.models import OrgUnit
 
@@ -150,6 +151,7 @@ class Command(BaseCommand):
             calendar_load,
             org_tree_build,
             logins_create,
+            lifelines_build,
             lambda: demo.components_build(target=target, progress=verbose and target > 500_000),
             component_clusters_build,
             lambda: cases_history(count=cases, progress=progress),

@@ -1,0 +1,134 @@
+"""Admin for lifelines: facilities on a map widget with their sensors, sensor types, sensors, and devices
+(a new token is shown once on the page the action returns; it is never stored in clear, nor in a message)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from leaflet.admin import LeafletGeoAdmin
+
+from geography.selectors import locate
+from lifelines.models import Device, Facility, Sensor, SensorType
+from lifelines.services import device_revoke, device_token_issue
+from organisations.admin import CityAdministratorPermissions
+
+
+@admin.register(SensorType)
+class SensorTypeAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = ("code", "name", "domain", "metric", "unit", "valid_min", "valid_max", "expected_interval_s")
+    list_filter = ("domain", "metric")
+    search_fields = ("^code", "name")
+
+
+class FacilityForm(forms.ModelForm):
+    """District, street and community follow from where the facility stands."""
+
+    class Meta:
+        model = Facility
+        fields = ("code", "name", "domain", "kind", "owner_unit", "location", "address", "attributes")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        location = cleaned.get("location")
+        if location is not None and ("location" in self.changed_data or self.instance.district_id is None):
+            where = locate(location)
+            if not where.in_city:
+                self.add_error("location", _("This point is outside every district of the city."))
+                return cleaned
+            self.instance.district_id = where.district_id
+            self.instance.street_id = where.street_id
+            self.instance.community_id = where.community_id
+        return cleaned
+
+
+class SensorInline(CityAdministratorPermissions, admin.TabularInline):
+    model = Sensor
+    fields = ("code", "name", "sensor_type", "device", "expected_interval_s", "is_active", "last_value", "last_at")
+    readonly_fields = ("last_value", "last_at")
+    raw_id_fields = ("device",)
+    extra = 0
+
+
+@admin.register(Facility)
+class FacilityAdmin(CityAdministratorPermissions, LeafletGeoAdmin):
+    form = FacilityForm
+    list_display = ("code", "name", "domain", "kind", "owner_unit", "district", "street")
+    list_filter = ("domain", "kind", "district")
+    list_select_related = ("owner_unit", "district", "street")
+    search_fields = ("^code", "name", "address")
+    raw_id_fields = ("owner_unit",)
+    readonly_fields = ("district", "street", "community", "created_at")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "domain", "kind", "owner_unit", "attributes")}),
+        (_("Where"), {"fields": ("location", "address", "district", "street", "community")}),
+        (None, {"fields": ("created_at",)}),
+    )
+    inlines = (SensorInline,)
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Facility]:
+        # The joined units' and divisions' polygons are never shown in the list.
+        return (
+            super()
+            .get_queryset(request)
+            .defer("owner_unit__area", "district__geom", "district__center", "street__geom")
+        )
+
+
+@admin.register(Sensor)
+class SensorAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = ("code", "name", "facility", "sensor_type", "device", "is_active", "last_value", "last_at")
+    list_filter = ("is_active", "sensor_type__domain", "sensor_type")
+    list_select_related = ("facility", "sensor_type", "device")
+    search_fields = ("^code", "name", "facility__code", "facility__name")
+    raw_id_fields = ("facility", "device")
+    readonly_fields = ("last_value", "last_at", "last_received_at")
+    list_per_page = 100
+
+
+@admin.register(Device)
+class DeviceAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = ("code", "name", "facility", "token_prefix", "token_issued_at", "revoked_at", "state")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("facility",)
+    search_fields = ("^code", "name", "^token_prefix")
+    raw_id_fields = ("facility",)
+    readonly_fields = ("token_prefix", "token_issued_at", "revoked_at", "created_at")
+    fields = ("code", "name", "facility", "token_prefix", "token_issued_at", "revoked_at", "created_at")
+    actions = ("issue_tokens", "revoke_tokens")
+
+    @admin.display(description=_("state"))
+    def state(self, device: Device) -> str:
+        if not device.token_hash:
+            return str(_("no token yet"))
+        if device.revoked_at is not None:
+            return str(_("revoked"))
+        return str(_("active"))
+
+    @admin.action(description=_("Issue a new token (shown once)"), permissions=["change"])
+    def issue_tokens(self, request: HttpRequest, queryset: QuerySet[Device]) -> TemplateResponse:
+        issued = [(device, device_token_issue(device=device)) for device in queryset.order_by("code")]
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "issued": issued}
+        context["title"] = _("New device tokens")
+        response = TemplateResponse(request, "admin/lifelines/device/issued_tokens.html", context)
+        response["Cache-Control"] = "no-store"  # the clear tokens must not outlive this page
+        return response
+
+    @admin.action(description=_("Revoke the token"), permissions=["change"])
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        devices = list(queryset.filter(revoked_at__isnull=True))
+        for device in devices:
+            device_revoke(device=device)
+        self.message_user(
+            request,
+            ngettext("%(count)d device can no longer report.", "%(count)d devices can no longer report.", len(devices))
+            % {"count": len(devices)},
+            messages.SUCCESS,
+        )
