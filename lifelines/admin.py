@@ -15,7 +15,20 @@ from django.utils.translation import ngettext
 from leaflet.admin import LeafletGeoAdmin
 
 from geography.selectors import locate
-from lifelines.models import Device, Facility, Sensor, SensorType
+from lifelines.alarms import alarm_acknowledge, alarm_resolve
+from lifelines.models import (
+    Alarm,
+    AlarmEvent,
+    AlarmState,
+    Device,
+    Facility,
+    LifelineModeTightening,
+    RuleChange,
+    Sensor,
+    SensorType,
+    ThresholdRule,
+)
+from lifelines.rules import tightening_cache_clear
 from lifelines.services import device_revoke, device_token_issue
 from organisations.admin import CityAdministratorPermissions
 
@@ -130,5 +143,195 @@ class DeviceAdmin(CityAdministratorPermissions, admin.ModelAdmin):
             request,
             ngettext("%(count)d device can no longer report.", "%(count)d devices can no longer report.", len(devices))
             % {"count": len(devices)},
+            messages.SUCCESS,
+        )
+
+
+# --- thresholds and alarms (slice 2)
+
+
+_RULE_FIELDS = (
+    "name",
+    "sensor_type",
+    "facility",
+    "sensor",
+    "condition",
+    "level",
+    "upper",
+    "lower",
+    "rate_per_min",
+    "min_readings",
+    "min_duration_s",
+    "hysteresis",
+    "case_level",
+    "case_minor_class",
+    "is_active",
+)
+
+
+def _rule_values(rule: ThresholdRule) -> dict[str, Any]:
+    return {name: getattr(rule, rule._meta.get_field(name).attname) for name in _RULE_FIELDS}
+
+
+class RuleChangeInline(admin.TabularInline):
+    model = RuleChange
+    fields = ("changed_at", "changed_by", "action", "changes")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-changed_at", "-id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ThresholdRule)
+class ThresholdRuleAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    """Every save and delete writes a RuleChange (who, when, each field's old and new value): a small history
+    model rather than django-simple-history, since only this one model needs it and the record must outlive
+    the rule (the change keeps the rule's label when the rule is deleted)."""
+
+    list_display = (
+        "__str__",
+        "sensor_type",
+        "facility",
+        "sensor",
+        "condition",
+        "level",
+        "upper",
+        "lower",
+        "rate_per_min",
+        "is_active",
+    )
+    list_filter = ("is_active", "condition", "level", "sensor_type__domain", "sensor_type")
+    list_select_related = ("sensor_type", "facility", "sensor")
+    raw_id_fields = ("facility", "sensor", "case_minor_class")
+    search_fields = ("name", "sensor_type__code", "facility__code", "sensor__code")
+    fields = _RULE_FIELDS
+    inlines = (RuleChangeInline,)
+
+    def save_model(self, request: HttpRequest, obj: ThresholdRule, form: Any, change: bool) -> None:
+        before = _rule_values(ThresholdRule.objects.get(pk=obj.pk)) if change and obj.pk else {}
+        super().save_model(request, obj, form, change)
+        after = _rule_values(obj)
+        diff = {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
+        if change and not diff:
+            return
+        RuleChange.objects.create(
+            rule=obj,
+            rule_label=str(obj)[:255],
+            action=RuleChange.Action.CHANGED if change else RuleChange.Action.CREATED,
+            changes=diff,
+            changed_by=request.user,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: ThresholdRule) -> None:
+        RuleChange.objects.create(
+            rule=obj,
+            rule_label=str(obj)[:255],
+            action=RuleChange.Action.DELETED,
+            changes={name: [value, None] for name, value in _rule_values(obj).items()},
+            changed_by=request.user,
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ThresholdRule]) -> None:
+        for rule in queryset:
+            self.delete_model(request, rule)
+
+
+@admin.register(RuleChange)
+class RuleChangeAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = ("changed_at", "rule_label", "action", "changed_by")
+    list_filter = ("action",)
+    search_fields = ("rule_label",)
+    readonly_fields = ("rule", "rule_label", "action", "changes", "changed_by", "changed_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LifelineModeTightening)
+class LifelineModeTighteningAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    list_display = ("mode", "threshold_percent")
+
+    def save_model(self, request: HttpRequest, obj: LifelineModeTightening, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        tightening_cache_clear()
+
+
+class AlarmEventInline(admin.TabularInline):
+    model = AlarmEvent
+    fields = ("at", "kind", "actor", "from_level", "to_level", "data")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Alarm)
+class AlarmAdmin(CityAdministratorPermissions, admin.ModelAdmin):
+    """Alarms are changed only through their lifecycle (the actions below and the readings), never edited."""
+
+    list_display = (
+        "id",
+        "sensor",
+        "kind",
+        "level",
+        "state",
+        "raised_at",
+        "repeats",
+        "last_value",
+        "escalated_at",
+        "case",
+    )
+    list_filter = ("state", "level", "kind", "sensor__sensor_type__domain")
+    list_select_related = ("sensor", "case")
+    search_fields = ("=id", "sensor__code", "sensor__facility__code")
+    readonly_fields = [field.name for field in Alarm._meta.fields]
+    inlines = (AlarmEventInline,)
+    actions = ("acknowledge", "resolve")
+    list_per_page = 100
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Acknowledge"), permissions=["change"])
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alarm]) -> None:
+        alarms = list(queryset.filter(state=AlarmState.RAISED).order_by("id"))
+        for alarm in alarms:
+            alarm_acknowledge(alarm=alarm, actor=request.user)
+        self.message_user(
+            request,
+            ngettext("%(count)d alarm acknowledged.", "%(count)d alarms acknowledged.", len(alarms))
+            % {"count": len(alarms)},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Resolve (noted as resolved in the admin)"), permissions=["change"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet[Alarm]) -> None:
+        alarms = list(queryset.filter(state__in=[AlarmState.RAISED, AlarmState.ACKNOWLEDGED]).order_by("id"))
+        for alarm in alarms:
+            alarm_resolve(alarm=alarm, actor=request.user, note=str(_("Resolved in the admin.")))
+        self.message_user(
+            request,
+            ngettext("%(count)d alarm resolved.", "%(count)d alarms resolved.", len(alarms)) % {"count": len(alarms)},
             messages.SUCCESS,
         )

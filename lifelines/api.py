@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,18 +17,21 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, parsers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 from rest_framework_gis.filters import InBBoxFilter
 
+from cases.api import Conflict
 from geography.api import GeoJsonLimitOffsetPagination
 from geography.filters import IdFilter
-from lifelines import selectors, services
+from lifelines import alarms, selectors, selectors_alarms, services
 from lifelines import serializers as s
+from lifelines import serializers_alarms as sa
 from lifelines.authentication import DeviceAuthentication, IsDevice
-from lifelines.models import Domain, Facility, FacilityKind
+from lifelines.models import OPEN_ALARM_STATES, Alarm, AlarmKind, AlarmLevel, AlarmState, Domain, Facility, FacilityKind
 
 MAX_BATCH_ITEMS = 5000
 MAX_BATCH_BYTES = 2 * 1024 * 1024  # 5,000 items of a few dozen bytes each fit many times over
@@ -168,3 +172,86 @@ class SensorReadingsView(APIView):
                 "points": series.points,
             }
         )
+
+
+# --- alarms
+
+
+class AlarmFilter(filters.FilterSet):
+    state = filters.ChoiceFilter(
+        choices=[("open", _("Open (raised or acknowledged)")), *AlarmState.choices], method="filter_state"
+    )
+    domain = filters.ChoiceFilter(choices=Domain.choices, field_name="sensor__sensor_type__domain")
+    level = filters.ChoiceFilter(
+        choices=[(level.name.lower(), level.label) for level in AlarmLevel], method="filter_level"
+    )
+    kind = filters.ChoiceFilter(choices=AlarmKind.choices)
+    facility = IdFilter(field_name="sensor__facility_id")
+    sensor = IdFilter(field_name="sensor_id")
+
+    class Meta:
+        model = Alarm
+        fields = ["state", "domain", "level", "kind", "facility", "sensor"]
+
+    def filter_state(self, queryset: QuerySet[Alarm], name: str, value: str) -> QuerySet[Alarm]:
+        return queryset.filter(state__in=OPEN_ALARM_STATES if value == "open" else [value])
+
+    def filter_level(self, queryset: QuerySet[Alarm], name: str, value: str) -> QuerySet[Alarm]:
+        return queryset.filter(level=AlarmLevel[value.upper()].value)
+
+
+# A refusal about the alarm's state (already acknowledged, already closed) is a conflict, not bad input.
+_ALARM_CONFLICT_CODES = {"not_raised", "not_open"}
+
+
+def _alarm_service(call: Any) -> Alarm:
+    try:
+        return call()
+    except DjangoValidationError as error:
+        if getattr(error, "code", None) in _ALARM_CONFLICT_CODES:
+            raise Conflict(error.messages[0]) from error
+        if hasattr(error, "error_dict"):
+            raise exceptions.ValidationError(
+                {field: [str(m) for m in errors] for field, errors in error.message_dict.items()}
+            ) from error
+        raise exceptions.ValidationError({"non_field_errors": [str(m) for m in error.messages]}) from error
+
+
+class AlarmViewSet(viewsets.ReadOnlyModelViewSet):
+    """Alarms of the facilities the user may see, newest first: `?state=open|raised|acknowledged|resolved|cleared`,
+    `?domain=`, `?level=blue|yellow|orange|red`, `?kind=`, `?facility=`, `?sensor=`. Acknowledge and resolve
+    (with a note) by POST; an alarm outside the user's scope is 404."""
+
+    queryset = Alarm.objects.none()
+    serializer_class = sa.AlarmSerializer
+    filterset_class = AlarmFilter
+
+    def get_queryset(self) -> QuerySet[Alarm]:
+        return selectors_alarms.alarms_visible_to(self.request.user).order_by("-raised_at", "-id")
+
+    def _note(self, request: Request) -> str:
+        data = sa.AlarmNoteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return data.validated_data.get("note", "")
+
+    @extend_schema(
+        request=sa.AlarmNoteSerializer,
+        responses={200: sa.AlarmSerializer, 404: OpenApiResponse(description=_("No such alarm in your scope."))},
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        alarm = selectors_alarms.get_alarm_for_user_or_404(request.user, pk)
+        note = self._note(request)
+        _alarm_service(lambda: alarms.alarm_acknowledge(alarm=alarm, actor=request.user, note=note))
+        return Response(sa.AlarmSerializer(selectors_alarms.get_alarm_for_user_or_404(request.user, pk)).data)
+
+    @extend_schema(
+        request=sa.AlarmNoteSerializer,
+        responses={200: sa.AlarmSerializer, 404: OpenApiResponse(description=_("No such alarm in your scope."))},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        alarm = selectors_alarms.get_alarm_for_user_or_404(request.user, pk)
+        note = self._note(request)
+        _alarm_service(lambda: alarms.alarm_resolve(alarm=alarm, actor=request.user, note=note))
+        return Response(sa.AlarmSerializer(selectors_alarms.get_alarm_for_user_or_404(request.user, pk)).data)

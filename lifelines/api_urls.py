@@ -7,6 +7,7 @@ from lifelines import api
 
 router = SimpleRouter()
 router.register("facilities", api.FacilityViewSet, basename="lifelines-facility")
+router.register("alarms", api.AlarmViewSet, basename="lifelines-alarm")
 
 urlpatterns = [
     path("readings/", api.ReadingsIngestView.as_view(), name="lifelines-readings"),

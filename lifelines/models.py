@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.contrib.gis.db import models
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from cases.alerts import Mode
 
 
 class Domain(models.TextChoices):
@@ -296,3 +300,355 @@ class Reading(models.Model):
         db_table = "lifelines_reading"
         verbose_name = _("reading")
         verbose_name_plural = _("readings")
+
+
+# --- thresholds, rule state and alarms (slice 2: lifelines.rules evaluates, lifelines.alarms owns the lifecycle)
+
+
+class AlarmLevel(models.IntegerChoices):
+    """Ordered: a higher number is more severe (蓝 < 黄 < 橙 < 红)."""
+
+    BLUE = 1, _("Blue")  # 蓝色
+    YELLOW = 2, _("Yellow")  # 黄色
+    ORANGE = 3, _("Orange")  # 橙色
+    RED = 4, _("Red")  # 红色
+
+
+class RuleCondition(models.TextChoices):
+    BOUNDS = "bounds", _("Value outside the bounds")  # 越限
+    RATE = "rate", _("Rate of change")  # 变化率
+
+
+class ThresholdRule(models.Model):
+    """A threshold at one level: for a sensor type, optionally narrowed to one facility or one sensor.
+
+    For a sensor, a condition (bounds or rate) and a level, the most specific active rule applies (the sensor's
+    over the facility's over the type's). Bounds: a reading above `upper` or below `lower` breaches. Rate: the
+    absolute change per minute between consecutive readings above `rate_per_min` breaches. A breach counts once
+    it has held for `min_readings` consecutive readings and `min_duration_s` seconds; it clears only when the
+    value is back inside by `hysteresis` (for a rate: the rate is `hysteresis` below the limit). The operating
+    mode in force may tighten every bound (LifelineModeTightening). Every edit is recorded (RuleChange).
+    """
+
+    name = models.CharField(_("name"), max_length=128, blank=True)
+    sensor_type = models.ForeignKey(
+        SensorType, on_delete=models.PROTECT, related_name="threshold_rules", verbose_name=_("sensor type")
+    )
+    facility = models.ForeignKey(
+        Facility,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="threshold_rules",
+        verbose_name=_("only for facility"),
+    )
+    sensor = models.ForeignKey(
+        Sensor,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="threshold_rules",
+        verbose_name=_("only for sensor"),
+    )
+    condition = models.CharField(
+        _("condition"), max_length=8, choices=RuleCondition.choices, default=RuleCondition.BOUNDS
+    )
+    level = models.PositiveSmallIntegerField(_("level"), choices=AlarmLevel.choices)
+    upper = models.FloatField(_("upper bound"), null=True, blank=True)
+    lower = models.FloatField(_("lower bound"), null=True, blank=True)
+    rate_per_min = models.FloatField(_("rate of change per minute"), null=True, blank=True)
+    min_readings = models.PositiveIntegerField(_("consecutive readings"), default=1)
+    min_duration_s = models.PositiveIntegerField(_("holding for (s)"), default=0)
+    hysteresis = models.FloatField(_("hysteresis"), default=0.0)
+    case_level = models.PositiveSmallIntegerField(
+        _("opens a case from level"),
+        choices=AlarmLevel.choices,
+        null=True,
+        blank=True,
+        help_text=_("Empty: the LIFELINES_CASE_LEVEL setting (orange)."),
+    )
+    case_minor_class = models.ForeignKey(
+        "catalogue.MinorClass",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("case class"),
+        help_text=_("The class of the case an alarm of this rule opens; empty: no case."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("threshold rule")
+        verbose_name_plural = _("threshold rules")
+        ordering = ["sensor_type", "condition", "level", "id"]
+        indexes = [models.Index(fields=["sensor_type", "is_active"], name="lifelines_rule_type_active")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(facility__isnull=True) | models.Q(sensor__isnull=True),
+                name="lifelines_rule_facility_or_sensor",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(condition=RuleCondition.BOUNDS)
+                    & (models.Q(upper__isnull=False) | models.Q(lower__isnull=False))
+                    & models.Q(rate_per_min__isnull=True)
+                )
+                | (
+                    models.Q(condition=RuleCondition.RATE)
+                    & models.Q(rate_per_min__gt=0)
+                    & models.Q(upper__isnull=True, lower__isnull=True)
+                ),
+                name="lifelines_rule_condition_fields",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(upper__isnull=True)
+                | models.Q(lower__isnull=True)
+                | models.Q(lower__lt=models.F("upper")),
+                name="lifelines_rule_bounds_ordered",
+            ),
+            models.CheckConstraint(condition=models.Q(hysteresis__gte=0), name="lifelines_rule_hysteresis"),
+            models.CheckConstraint(condition=models.Q(min_readings__gte=1), name="lifelines_rule_min_readings"),
+        ]
+
+    def __str__(self) -> str:
+        target = self.sensor or self.facility or self.sensor_type
+        return self.name or f"{target} · {self.get_condition_display()} · {self.get_level_display()}"
+
+    def clean(self) -> None:
+        errors: dict[str, object] = {}
+        if self.facility_id and self.sensor_id:
+            errors["sensor"] = _("Narrow a rule to a facility or to a sensor, not both.")
+        if self.sensor_id and self.sensor_type_id and self.sensor.sensor_type_id != self.sensor_type_id:
+            errors["sensor"] = _("This sensor is of another sensor type.")
+        if self.condition == RuleCondition.BOUNDS:
+            if self.upper is None and self.lower is None:
+                errors["upper"] = _("Give an upper bound, a lower bound or both.")
+            if self.upper is not None and self.lower is not None and self.lower >= self.upper:
+                errors["lower"] = _("The lower bound must be below the upper bound.")
+            if self.rate_per_min is not None:
+                errors["rate_per_min"] = _("A bounds rule has no rate of change.")
+        else:
+            if self.rate_per_min is None or self.rate_per_min <= 0:
+                errors["rate_per_min"] = _("Give the rate of change per minute (above zero).")
+            if self.upper is not None or self.lower is not None:
+                errors["upper"] = _("A rate rule has no bounds.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class RuleChange(models.Model):
+    """One edit of a threshold rule in the admin: who, when, and each changed field's old and new value.
+
+    Kept when the rule is deleted (the rule link is then empty and `rule_label` still says which it was)."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("created")
+        CHANGED = "changed", _("changed")
+        DELETED = "deleted", _("deleted")
+
+    rule = models.ForeignKey(
+        ThresholdRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes", verbose_name=_("rule")
+    )
+    rule_label = models.CharField(_("rule"), max_length=255)
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("threshold rule change")
+        verbose_name_plural = _("threshold rule changes")
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule_label} {self.action} {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class LifelineModeTightening(models.Model):
+    """How the operating mode tightens the thresholds: every bound moves inwards by (100 - percent)% of its
+    magnitude (an upper bound of 90 at 90% becomes 81, a lower bound of 0.2 becomes 0.22), a rate limit becomes
+    percent% of itself. No row for a mode: 100% (unchanged)."""
+
+    mode = models.CharField(_("operating mode"), max_length=16, unique=True, choices=Mode.choices)
+    threshold_percent = models.PositiveSmallIntegerField(_("thresholds at (%)"), default=100)
+
+    class Meta:
+        verbose_name = _("threshold tightening by operating mode")
+        verbose_name_plural = _("threshold tightening by operating mode")
+        ordering = ["mode"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(threshold_percent__gte=1, threshold_percent__lte=100),
+                name="lifelines_tightening_percent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mode}: {self.threshold_percent}%"
+
+
+class RuleState(models.Model):
+    """Where a sensor stands against one rule, kept in the database so any worker continues the count: the
+    current run of breaching readings (count, first breach time), whether the rule holds (`active`), and the
+    last evaluated reading (for the rate of change and to skip readings older than what was evaluated)."""
+
+    sensor = models.ForeignKey(Sensor, on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(ThresholdRule, on_delete=models.CASCADE, related_name="states")
+    breach_count = models.PositiveIntegerField(default=0)
+    breach_since = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=False)
+    last_value = models.FloatField(null=True, blank=True)
+    last_ts = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rule state")
+        verbose_name_plural = _("rule states")
+        constraints = [models.UniqueConstraint(fields=["sensor", "rule"], name="lifelines_rulestate_sensor_rule")]
+
+
+class AlarmKind(models.TextChoices):
+    BOUNDS = "bounds", _("Value outside the bounds")  # 越限告警
+    RATE = "rate", _("Rate of change")  # 变化率告警
+    OFFLINE = "offline", _("Sensor offline")  # 离线告警
+
+
+class AlarmState(models.TextChoices):
+    RAISED = "raised", _("Raised")  # 已触发
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")  # 已确认
+    RESOLVED = "resolved", _("Resolved")  # 已处理
+    CLEARED = "cleared", _("Cleared")  # 已恢复 (自动)
+
+
+OPEN_ALARM_STATES = (AlarmState.RAISED, AlarmState.ACKNOWLEDGED)
+
+
+class Alarm(models.Model):
+    """One alarm of a sensor: at most one open (raised or acknowledged) per sensor and kind, enforced by a
+    partial unique index. The levels of a sensor's rules of one condition share the alarm: a higher level
+    breached raises its level in place, a higher level cleared while a lower one holds lowers it; `rule` is
+    the rule of the level it stands at. Every change is an AlarmEvent (lifelines.alarms writes both)."""
+
+    sensor = models.ForeignKey(Sensor, on_delete=models.PROTECT, related_name="alarms", verbose_name=_("sensor"))
+    kind = models.CharField(_("kind"), max_length=8, choices=AlarmKind.choices)
+    rule = models.ForeignKey(
+        ThresholdRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="alarms", verbose_name=_("rule")
+    )
+    level = models.PositiveSmallIntegerField(_("level"), choices=AlarmLevel.choices)
+    state = models.CharField(_("state"), max_length=12, choices=AlarmState.choices, default=AlarmState.RAISED)
+    raised_at = models.DateTimeField(_("raised at"))
+    first_value = models.FloatField(_("first value"), null=True, blank=True)
+    peak_value = models.FloatField(
+        _("peak value"), null=True, blank=True, help_text=_("For a rate alarm: the highest rate per minute.")
+    )
+    last_value = models.FloatField(_("last value"), null=True, blank=True)
+    last_at = models.DateTimeField(_("last breach at"), null=True, blank=True)
+    repeats = models.PositiveIntegerField(_("repeats"), default=0)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolution_note = models.TextField(_("resolution note"), blank=True)
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    case = models.ForeignKey(
+        "cases.Case",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("case"),
+    )
+
+    class Meta:
+        verbose_name = _("alarm")
+        verbose_name_plural = _("alarms")
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sensor", "kind"],
+                condition=models.Q(state__in=["raised", "acknowledged"]),
+                name="lifelines_alarm_one_open",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["state", "raised_at"],
+                name="lifelines_alarm_open_raised",
+                condition=models.Q(state__in=["raised", "acknowledged"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.sensor_id} {self.kind} {self.get_level_display()} {self.state}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_ALARM_STATES
+
+    @property
+    def case_ref(self) -> str:
+        """What the case it opens keeps in Case.alarm_ref."""
+        return f"lifelines:{self.pk}"
+
+
+class AlarmEventKind(models.TextChoices):
+    RAISED = "raised", _("raised")
+    REPEATED = "repeated", _("repeated")
+    LEVEL_UP = "level_up", _("level raised")
+    LEVEL_DOWN = "level_down", _("level lowered")
+    ACKNOWLEDGED = "acknowledged", _("acknowledged")
+    ESCALATED = "escalated", _("escalated")
+    RESOLVED = "resolved", _("resolved")
+    CLEARED = "cleared", _("cleared")
+    CASE_OPENED = "case_opened", _("case opened")
+
+
+class AlarmEvent(models.Model):
+    """One change of an alarm (append-only): what, when, by whom (empty: the platform), from which level to
+    which, with the reading or note that caused it in `data`."""
+
+    alarm = models.ForeignKey(Alarm, on_delete=models.PROTECT, related_name="events", verbose_name=_("alarm"))
+    kind = models.CharField(_("event"), max_length=16, choices=AlarmEventKind.choices)
+    at = models.DateTimeField(_("at"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    from_level = models.PositiveSmallIntegerField(_("from level"), choices=AlarmLevel.choices, null=True, blank=True)
+    to_level = models.PositiveSmallIntegerField(_("to level"), choices=AlarmLevel.choices, null=True, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("alarm event")
+        verbose_name_plural = _("alarm events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.alarm_id} {self.kind} {self.at:%Y-%m-%d %H:%M:%S}"

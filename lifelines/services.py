@@ -16,7 +16,9 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from lifelines.alarms import alarms_apply
 from lifelines.models import Device, Unit
+from lifelines.rules import readings_evaluate
 
 MAX_FUTURE = timedelta(minutes=5)  # device clocks drift; beyond this a timestamp is wrong, not early
 # A numeric timestamp at least this large is in milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
@@ -219,8 +221,19 @@ WITH stored AS (
     WHERE s.id = n.sensor_id
     RETURNING s.id
 )
-SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM moved)
+SELECT sensor_id, ts, value,
+       (SELECT EXISTS (SELECT 1 FROM lifelines_alarm a
+                       WHERE a.sensor_id IN (SELECT sensor_id FROM newest) AND a.state IN ('raised', 'acknowledged'))),
+       (SELECT EXISTS (SELECT 1 FROM lifelines_sensor s JOIN lifelines_thresholdrule r
+                       ON r.sensor_type_id = s.sensor_type_id AND r.is_active
+                       WHERE s.id IN (SELECT sensor_id FROM newest)))
+FROM stored
 """
+# (slice 2) The stored rows come back: only readings inserted now are evaluated against the thresholds, so a resent
+# batch (all duplicates) triggers nothing. `moved` runs whether or not it is read (a data-modifying CTE always does).
+# The two flags (computed once, repeated on each row) let a batch whose sensors have no rule and no open alarm skip
+# the evaluation's queries. They read the statement's snapshot: an offline alarm the sweep raised while this batch
+# waited for a sensor's lock may be missed, and is then cleared by the sensor's next batch.
 # Rows are inserted and sensor rows locked in key order, so two batches touching the same sensors (a gateway
 # resending while its first try is still running) wait for each other instead of deadlocking.
 
@@ -233,7 +246,8 @@ def readings_ingest(*, device: Device, items: Sequence[Any], received_at: dateti
     newer timestamp, in the same statement that stores the readings: one INSERT ... SELECT FROM unnest(...) per
     batch, whatever its size. The device's sensors come from a few seconds' cache (one more query when it has
     expired, or when the batch names sensors that are not the device's; one more, rarely, to create a month's
-    partition first).
+    partition first). The readings stored now are then evaluated against the thresholds in the same transaction
+    (lifelines.rules, lifelines.alarms: two queries more per batch, and writes only where a state or alarm changes).
     """
     now = received_at or timezone.now()
     latest_allowed = now + MAX_FUTURE
@@ -285,21 +299,28 @@ def readings_ingest(*, device: Device, items: Sequence[Any], received_at: dateti
         values.append(repr(value))
     if not ids:
         return result
+    # --- slice 2: storing and evaluating are one transaction. The sensors' rows stay locked (the statement's
+    # FOR NO KEY UPDATE) until the thresholds are evaluated, so two batches of one sensor are evaluated in turn;
+    # a worker killed in between leaves neither the readings nor their alarms, and the device's resend does both.
     _partitions_cover(min(stamps), max(stamps))
-    # One statement, atomic by itself: no transaction around it (BEGIN and COMMIT would be two more round trips).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INGEST_SQL,
-            {
-                "received_at": now,
-                "ids": "{" + ",".join(ids) + "}",
-                "ts": "{" + ",".join(ts.isoformat() for ts in stamps) + "}",
-                "values": "{" + ",".join(values) + "}",
-            },
-        )
-        stored, _moved = cursor.fetchone()
-    result.accepted = stored
-    result.duplicates = len(ids) - stored
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INGEST_SQL,
+                {
+                    "received_at": now,
+                    "ids": "{" + ",".join(ids) + "}",
+                    "ts": "{" + ",".join(ts.isoformat() for ts in stamps) + "}",
+                    "values": "{" + ",".join(values) + "}",
+                },
+            )
+            rows = cursor.fetchall()
+        if rows:
+            any_open, any_rule = rows[0][3], rows[0][4]
+            outcome = readings_evaluate([row[:3] for row in rows], with_rules=any_rule)
+            alarms_apply(outcome, now=now, may_have_open=any_open)
+    result.accepted = len(rows)
+    result.duplicates = len(ids) - len(rows)
     return result
 
 

@@ -13,3 +13,19 @@ def maintain_partitions() -> dict[str, list[str]]:
     (beat: CELERY_BEAT_SCHEDULE["lifelines-maintain-partitions"], hourly)."""
     report = reading_partitions_maintain()
     return {"created": report.created, "dropped": report.dropped, "busy": report.busy}
+
+
+@shared_task(name="lifelines.sweep_offline")
+def sweep_offline() -> int:
+    """Offline alarms for active sensors silent past LIFELINES_OFFLINE_FACTOR intervals (beat: every minute)."""
+    from lifelines.alarms import alarms_sweep_offline
+
+    return alarms_sweep_offline()
+
+
+@shared_task(name="lifelines.escalate_alarms")
+def escalate_alarms() -> int:
+    """Alarms nobody acknowledged in their level's time escalated, once (beat: every minute)."""
+    from lifelines.alarms import alarms_escalate
+
+    return alarms_escalate()

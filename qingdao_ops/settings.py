@@ -160,6 +160,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=7),
         "options": {"expires": 3000},
     },
+    # Lifeline alarms: offline sensors (silent past LIFELINES_OFFLINE_FACTOR intervals) and escalation, every minute.
+    "lifelines-sweep-offline": {"task": "lifelines.sweep_offline", "schedule": 60.0, "options": {"expires": 55}},
+    "lifelines-escalate-alarms": {"task": "lifelines.escalate_alarms", "schedule": 60.0, "options": {"expires": 55}},
     # Field inspectors: shifts left open over 14 hours ended; cases awaiting verification that intake's hook could
     # not offer (lost message, nobody on duty then) offered to the nearest inspector; positions kept 30 days.
     "field-close-stale-shifts": {"task": "field.close_stale_shifts", "schedule": 600.0, "options": {"expires": 590}},
@@ -250,6 +253,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Lifelines: raw sensor readings are kept this many days (whole monthly partitions are dropped after).
 LIFELINES_READING_RETENTION_DAYS = env_int("LIFELINES_READING_RETENTION_DAYS", 400)
+# An alarm at or above this level (blue, yellow, orange, red) opens a case, unless its rule says otherwise.
+LIFELINES_CASE_LEVEL = env_str("LIFELINES_CASE_LEVEL", "orange")
+# A sensor silent for more than this many expected intervals raises an offline alarm.
+LIFELINES_OFFLINE_FACTOR = env_int("LIFELINES_OFFLINE_FACTOR", 3)
 
 # --- Maps: no tiles unless a tile URL is configured; districts and the grid draw as vectors.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")

@@ -516,6 +516,11 @@ def transition(
     data = dict(data or {})
     fields = changes(locked, now, data) if changes else {}
     to_status = fields.pop("status", None) or spec.to_status or locked.status
+    if to_status == Status.CLOSED and locked.alarm_ref.startswith("lifelines:"):
+        from lifelines.alarms import alarm_blocks_case_close  # lifelines builds on cases; only its cases pay this
+
+        if alarm_blocks_case_close(locked.alarm_ref):
+            raise ValidationError(_("The alarm that opened this case is still active."), code="alarm_active")
     stage = STAGE_COMPLETED_BY.get(action)
     if stage is not None:
         # Decided against the deadline in force before this change (cases.log replays the same rule).
