@@ -1,4 +1,12 @@
 # Production image: daphne (web), Celery worker and beat all run from this one image.
+
+# Front-end packages from the npm registry, exactly as package-lock.json pins them (collectstatic takes the
+# files NPM_STATIC_FILES names from node_modules/).
+FROM node:20-bookworm-slim AS npm
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,6 +22,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+COPY --from=npm /build/node_modules /app/node_modules
 
 # collectstatic and compilemessages need settings to import; the real values come at run time.
 RUN DJANGO_DEBUG=false \

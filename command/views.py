@@ -51,6 +51,16 @@ PAGE_TEXT = {
     "legendOverdue": _("Overdue"),
     "legendUrgent": _("Urgent (outline)"),
     "legendEmergency": _("Emergency (outline)"),
+    # Lifeline alarms (static/lifelines/command-alarms.js).
+    "alarmLayer": _("Lifeline alarms"),
+    "facilityLayer": _("Lifeline facilities"),
+    "noAlarms": _("No open alarm."),
+    "acknowledge": _("Acknowledge"),
+    "acknowledged": _("acknowledged"),
+    "blue": _("Blue"),
+    "yellow": _("Yellow"),
+    "orange": _("Orange"),
+    "red": _("Red"),
     # Units of a countdown: "2d 3h", "45m" (天 / 小时 / 分钟).
     "days": _("d"),
     "hours": _("h"),

@@ -36,6 +36,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from lifelines.live import alarms_publish_on_commit  # live feed hook: AlarmEvents are published after commit
 from lifelines.models import (
     OPEN_ALARM_STATES,
     Alarm,
@@ -241,6 +242,7 @@ def alarms_apply(outcome: Outcome, *, now: datetime | None = None, may_have_open
     for alarm in still_open:
         rules = outcome.sensor_rules.get((alarm.sensor_id, alarm.kind), [])
         alarm_case_open_if_due(alarm=alarm, rules=rules, now=now)
+    alarms_publish_on_commit(changed)  # live feed hook
     return list(changed.values())
 
 
@@ -338,6 +340,7 @@ def alarm_acknowledge(*, alarm: Alarm, actor: Any, note: str = "") -> Alarm:
     locked.state, locked.acknowledged_by, locked.acknowledged_at = AlarmState.ACKNOWLEDGED, actor, now
     locked.save(update_fields=["state", "acknowledged_by", "acknowledged_at"])
     AlarmEvent.objects.create(alarm=locked, kind=AlarmEventKind.ACKNOWLEDGED, at=now, actor=actor, data={"note": note})
+    alarms_publish_on_commit([locked.pk])  # live feed hook
     return locked
 
 
@@ -360,6 +363,7 @@ def alarm_resolve(*, alarm: Alarm, actor: Any, note: str) -> Alarm:
     )
     locked.save(update_fields=["state", "resolved_by", "resolved_at", "resolution_note"])
     AlarmEvent.objects.create(alarm=locked, kind=AlarmEventKind.RESOLVED, at=now, actor=actor, data={"note": note})
+    alarms_publish_on_commit([locked.pk])  # live feed hook
     return locked
 
 
@@ -411,6 +415,7 @@ def alarms_sweep_offline(*, now: datetime | None = None) -> int:
         )
         for alarm_id, last_at in rows
     )
+    alarms_publish_on_commit(row[0] for row in rows)  # live feed hook
     return len(rows)
 
 
@@ -440,6 +445,7 @@ def alarms_escalate(*, now: datetime | None = None) -> int:
         AlarmEvent(alarm_id=alarm_id, kind=AlarmEventKind.ESCALATED, at=now, from_level=level, to_level=level)
         for alarm_id, level in rows
     )
+    alarms_publish_on_commit(row[0] for row in rows)  # live feed hook
     alarms = list(Alarm.objects.filter(pk__in=[row[0] for row in rows], case__isnull=True).order_by("id"))
     loaded = sensor_rules_load(sorted({alarm.sensor_id for alarm in alarms})) if alarms else {}
     for alarm in alarms:

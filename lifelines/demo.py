@@ -1,6 +1,7 @@
 """The demo city's lifelines: sensor types, about 600 facilities (heat sources and heat-exchange stations, gas
 stations and underground spaces, water and drainage pipes and pumping stations, bridges, waterlogging points,
-manhole covers), about 2,000 sensors and one reporting device (gateway) per facility.
+manhole covers), about 2,000 sensors, one reporting device (gateway) per facility, and type-wide threshold rules
+with Qingdao values (DEMO_RULES), opening cases of the catalogue's classes where one fits.
 
 Facilities stand at seeded points of the unit grid (or of communities where there is no grid), so two runs on
 the same city place them alike; every row has a fixed code and is inserted with ON CONFLICT DO NOTHING, so a
@@ -16,8 +17,21 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from catalogue.models import ClassKind, MinorClass
 from geography.demo import StageResult
-from lifelines.models import Device, Domain, Facility, FacilityKind, Metric, Sensor, SensorType, Unit
+from lifelines.models import (
+    AlarmLevel,
+    Device,
+    Domain,
+    Facility,
+    FacilityKind,
+    Metric,
+    RuleCondition,
+    Sensor,
+    SensorType,
+    ThresholdRule,
+    Unit,
+)
 from organisations.demo import CITY_CENTRE_CODE, department_codes_by_key
 from organisations.models import OrgUnit
 
@@ -193,6 +207,117 @@ PLANS: tuple[FacilityPlan, ...] = (
 
 CODE_PREFIX = "QD-"
 
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A type-wide demo threshold: (level, upper, lower) bounds, or a rate per minute; the case class as
+    (catalogue kind, major code, minor code), or None where no catalogue class fits."""
+
+    type_code: str
+    level: int
+    upper: float | None = None
+    lower: float | None = None
+    rate_per_min: float | None = None
+    min_readings: int = 1
+    hysteresis: float = 0.0
+    case_class: tuple[str, str, str] | None = None
+    case_level: int | None = None
+
+
+_B, _Y, _O, _R = AlarmLevel.BLUE, AlarmLevel.YELLOW, AlarmLevel.ORANGE, AlarmLevel.RED
+_HEAT_PIPE = (ClassKind.EVENT, "04", "05")  # 热力管道破裂
+_WATER_MAIN = (ClassKind.EVENT, "04", "02")  # 自来水管破裂
+_GAS_PIPE = (ClassKind.EVENT, "04", "03")  # 燃气管道破裂
+_SEWER = (ClassKind.EVENT, "04", "04")  # 下水道堵塞或破损
+_WATERLOGGED = (ClassKind.EVENT, "04", "06")  # 道路积水
+_MANHOLE = (ClassKind.COMPONENT, "01", "03")  # 雨水井盖 (most monitored covers are on storm drains)
+
+# Values for Qingdao's networks: heating secondary networks run about 70-95 °C out and 40-60 °C back at 0.6-0.8 MPa
+# (return 0.3-0.4); medium-pressure gas enters regulator stations at about 0.3 MPa; city water is kept above
+# 0.28 MPa at the tap side; combustible gas alarms at 20 %LEL (low) and 50 %LEL (high) as GB/T 50493 has it;
+# the catalogue files waterlogging from 15 cm of water on the road.
+DEMO_RULES: tuple[RuleSpec, ...] = (
+    RuleSpec("heat_supply_temp", _Y, upper=100, lower=55, min_readings=2, hysteresis=2),
+    RuleSpec("heat_supply_temp", _O, upper=105, lower=50, min_readings=2, hysteresis=2, case_class=_HEAT_PIPE),
+    RuleSpec("heat_supply_temp", _R, upper=115, min_readings=2, hysteresis=2, case_class=_HEAT_PIPE),
+    RuleSpec("heat_return_temp", _Y, upper=65, lower=30, min_readings=2, hysteresis=2),
+    RuleSpec("heat_return_temp", _O, upper=70, lower=25, min_readings=2, hysteresis=2, case_class=_HEAT_PIPE),
+    RuleSpec("heat_supply_pressure", _Y, upper=1.0, lower=0.4, hysteresis=0.03),
+    RuleSpec("heat_supply_pressure", _O, upper=1.2, lower=0.3, hysteresis=0.03, case_class=_HEAT_PIPE),
+    RuleSpec("heat_supply_pressure", _R, upper=1.4, lower=0.2, hysteresis=0.03, case_class=_HEAT_PIPE),
+    RuleSpec("heat_supply_pressure", _O, rate_per_min=0.1, hysteresis=0.02, case_class=_HEAT_PIPE),
+    RuleSpec("heat_return_pressure", _Y, upper=0.8, lower=0.15, hysteresis=0.02),
+    RuleSpec("heat_return_pressure", _O, upper=1.0, lower=0.1, hysteresis=0.02, case_class=_HEAT_PIPE),
+    RuleSpec("gas_pressure", _Y, upper=0.42, lower=0.1, hysteresis=0.01),
+    RuleSpec("gas_pressure", _O, upper=0.45, lower=0.05, hysteresis=0.01, case_class=_GAS_PIPE),
+    RuleSpec("gas_pressure", _R, upper=0.5, hysteresis=0.01, case_class=_GAS_PIPE),
+    RuleSpec("gas_lel", _Y, upper=10, hysteresis=2),
+    RuleSpec("gas_lel", _O, upper=20, hysteresis=2, case_class=_GAS_PIPE),
+    RuleSpec("gas_lel", _R, upper=50, hysteresis=2, case_class=_GAS_PIPE),
+    RuleSpec("water_pressure", _Y, upper=0.7, lower=0.2, min_readings=2, hysteresis=0.02),
+    RuleSpec("water_pressure", _O, upper=0.8, lower=0.15, min_readings=2, hysteresis=0.02, case_class=_WATER_MAIN),
+    RuleSpec("water_pressure", _R, lower=0.1, min_readings=2, hysteresis=0.02, case_class=_WATER_MAIN),
+    RuleSpec("water_pressure", _O, rate_per_min=0.08, hysteresis=0.02, case_class=_WATER_MAIN),
+    RuleSpec("drainage_level", _Y, upper=0.8, min_readings=2, hysteresis=0.05),
+    RuleSpec("drainage_level", _O, upper=1.2, min_readings=2, hysteresis=0.05, case_class=_SEWER),
+    RuleSpec("drainage_level", _R, upper=1.8, min_readings=2, hysteresis=0.05, case_class=_SEWER),
+    RuleSpec("bridge_strain", _Y, upper=300, lower=-300, min_readings=3, hysteresis=20),
+    RuleSpec("bridge_strain", _O, upper=500, lower=-500, min_readings=3, hysteresis=20),
+    RuleSpec("bridge_strain", _R, upper=800, lower=-800, min_readings=3, hysteresis=20),
+    RuleSpec("bridge_displacement", _Y, upper=20, lower=-20, min_readings=2, hysteresis=1),
+    RuleSpec("bridge_displacement", _O, upper=30, lower=-30, min_readings=2, hysteresis=1),
+    RuleSpec("bridge_displacement", _R, upper=50, lower=-50, min_readings=2, hysteresis=1),
+    RuleSpec("bridge_tilt", _Y, upper=0.5, lower=-0.5, min_readings=2, hysteresis=0.05),
+    RuleSpec("bridge_tilt", _O, upper=1.0, lower=-1.0, min_readings=2, hysteresis=0.05),
+    RuleSpec("bridge_tilt", _R, upper=2.0, lower=-2.0, min_readings=2, hysteresis=0.05),
+    RuleSpec("waterlogging_depth", _B, upper=0.05, hysteresis=0.01),
+    RuleSpec("waterlogging_depth", _Y, upper=0.15, hysteresis=0.02, case_class=_WATERLOGGED, case_level=_Y),
+    RuleSpec("waterlogging_depth", _O, upper=0.27, hysteresis=0.02, case_class=_WATERLOGGED, case_level=_Y),
+    RuleSpec("waterlogging_depth", _R, upper=0.4, hysteresis=0.02, case_class=_WATERLOGGED, case_level=_Y),
+    RuleSpec("manhole_tilt", _Y, upper=5, hysteresis=1),
+    RuleSpec("manhole_tilt", _O, upper=10, hysteresis=1, case_class=_MANHOLE),
+    RuleSpec("manhole_tilt", _R, upper=20, hysteresis=1, case_class=_MANHOLE),
+    RuleSpec("manhole_open", _O, upper=0.5, case_class=_MANHOLE),
+)
+# No rule for flows: what is normal depends on the pipe, so their thresholds are set per facility by the operator.
+# Bridges open no case by themselves (no catalogue class fits a structural alarm): the bridge unit follows them.
+
+
+def demo_rules_build() -> int:
+    """The type-wide demo thresholds, for each demo sensor type that has no type-wide rule yet (an operator's
+    edits are never overwritten); returns how many rules were created."""
+    types = dict(SensorType.objects.filter(code__in={r.type_code for r in DEMO_RULES}).values_list("code", "id"))
+    ruled = set(
+        ThresholdRule.objects.filter(facility=None, sensor=None, sensor_type_id__in=types.values()).values_list(
+            "sensor_type_id", flat=True
+        )
+    )
+    classes = {
+        (kind, major, minor): pk
+        for pk, kind, major, minor in MinorClass.objects.values_list("id", "major__kind", "major__code", "code")
+    }
+    rules = [
+        ThresholdRule(
+            name=f"{spec.type_code} · {AlarmLevel(spec.level).name.lower()}"
+            + (" · rate" if spec.rate_per_min is not None else ""),
+            sensor_type_id=types[spec.type_code],
+            condition=RuleCondition.RATE if spec.rate_per_min is not None else RuleCondition.BOUNDS,
+            level=spec.level,
+            upper=spec.upper,
+            lower=spec.lower,
+            rate_per_min=spec.rate_per_min,
+            min_readings=spec.min_readings,
+            hysteresis=spec.hysteresis,
+            case_minor_class_id=classes.get(spec.case_class) if spec.case_class else None,
+            case_level=spec.case_level,
+        )
+        for spec in DEMO_RULES
+        if spec.type_code in types and types[spec.type_code] not in ruled
+    ]
+    ThresholdRule.objects.bulk_create(rules)
+    return len(rules)
+
+
 # Seeded points: the grid cells (the built-up core) in an order fixed by their codes, else the communities; one
 # random point inside each, seeded by the code too.
 _PLACES_SQL = """
@@ -341,9 +466,10 @@ def lifelines_build(*, scale: float = 1.0) -> StageResult:
         ignore_conflicts=True,
         batch_size=2000,
     )
+    rules = demo_rules_build()
     after = (Facility.objects.count(), Sensor.objects.count(), Device.objects.count())
-    created = [a - b for a, b in zip(after, before, strict=True)]
-    detail = f"{after[0]:,} facilities, {after[1]:,} sensors, {after[2]:,} devices"
+    created = [a - b for a, b in zip(after, before, strict=True)] + [rules]
+    detail = f"{after[0]:,} facilities, {after[1]:,} sensors, {after[2]:,} devices, {rules} threshold rules"
     if not any(created):
         return StageResult("lifelines", skipped=True, detail=f"{detail} already there")
     return StageResult("lifelines", created=sum(created), detail=detail)

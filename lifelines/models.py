@@ -644,11 +644,18 @@ class AlarmEvent(models.Model):
     from_level = models.PositiveSmallIntegerField(_("from level"), choices=AlarmLevel.choices, null=True, blank=True)
     to_level = models.PositiveSmallIntegerField(_("to level"), choices=AlarmLevel.choices, null=True, blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
+    # Set once the change reached the live feed (lifelines.live); empty: still to publish (Redis was away).
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("alarm event")
         verbose_name_plural = _("alarm events")
         ordering = ["at", "id"]
+        indexes = [
+            models.Index(
+                fields=["alarm"], name="lifelines_alarmevent_unpub", condition=models.Q(published_at__isnull=True)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.alarm_id} {self.kind} {self.at:%Y-%m-%d %H:%M:%S}"

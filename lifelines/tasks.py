@@ -29,3 +29,11 @@ def escalate_alarms() -> int:
     from lifelines.alarms import alarms_escalate
 
     return alarms_escalate()
+
+
+@shared_task(name="lifelines.republish_alarms")
+def republish_alarms() -> int:
+    """Alarm changes the live feed missed (Redis was away) published now, each once (beat: every minute)."""
+    from lifelines.live import alarms_republish
+
+    return alarms_republish()

@@ -163,6 +163,8 @@ CELERY_BEAT_SCHEDULE = {
     # Lifeline alarms: offline sensors (silent past LIFELINES_OFFLINE_FACTOR intervals) and escalation, every minute.
     "lifelines-sweep-offline": {"task": "lifelines.sweep_offline", "schedule": 60.0, "options": {"expires": 55}},
     "lifelines-escalate-alarms": {"task": "lifelines.escalate_alarms", "schedule": 60.0, "options": {"expires": 55}},
+    # Alarm changes the live feed missed while Redis was away (lifelines.live), published once it is back.
+    "lifelines-republish-alarms": {"task": "lifelines.republish_alarms", "schedule": 60.0, "options": {"expires": 55}},
     # Field inspectors: shifts left open over 14 hours ended; cases awaiting verification that intake's hook could
     # not offer (lost message, nobody on duty then) offered to the nearest inspector; positions kept 30 days.
     "field-close-stale-shifts": {"task": "field.close_stale_shifts", "schedule": 600.0, "options": {"expires": 590}},
@@ -202,6 +204,13 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Front-end packages from npm (package-lock.json; `make deps` runs npm ci): only these files are served.
+NPM_STATIC_FILES = {"vendor/echarts/echarts.min.js": "echarts/dist/echarts.min.js"}
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "qingdao_ops.npm_static.NpmFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -253,6 +262,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Lifelines: raw sensor readings are kept this many days (whole monthly partitions are dropped after).
 LIFELINES_READING_RETENTION_DAYS = env_int("LIFELINES_READING_RETENTION_DAYS", 400)
+# The MQTT broker devices publish readings to (`manage.py mqtt_ingest`); empty: mqtt://127.0.0.1:1883.
+MQTT_URL = env_str("MQTT_URL", "")
 # An alarm at or above this level (blue, yellow, orange, red) opens a case, unless its rule says otherwise.
 LIFELINES_CASE_LEVEL = env_str("LIFELINES_CASE_LEVEL", "orange")
 # A sensor silent for more than this many expected intervals raises an offline alarm.

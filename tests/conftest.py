@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -118,3 +119,30 @@ def chromium_path() -> str:
     if not path:
         missing("Debian's chromium is not installed (make test installs it)")
     return path
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    """Debian's chromium through Playwright's sync API, for one test module. Module-scoped on purpose: the sync
+    API keeps an event loop running in this thread while it is open, and code that must not run inside a loop
+    (async_to_sync, another Playwright) may follow in the next module."""
+    # Django refuses ORM calls from a thread with a running loop unless told that this is deliberate (the test
+    # code stays synchronous).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

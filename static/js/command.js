@@ -6,6 +6,7 @@
 // hundreds). Nothing is kept that the server cannot give again: after a resync, everything is re-read.
 import { openLiveFeed } from "./live.js";
 import { ClusterLayer } from "./cluster-layer.js";
+import { installAlarms } from "../lifelines/command-alarms.js";
 
 const config = JSON.parse(document.getElementById("command-config").textContent);
 const text = JSON.parse(document.getElementById("command-text").textContent);
@@ -333,7 +334,7 @@ inspectorLayer.on("add", loadInspectors);
 inspectorLayer.on("remove", () => { inspectorLayer.clearLayers(); inspectorMarkers.clear(); });
 setInterval(loadInspectors, 60_000); // positions age into "stale"; one thrown away by the feed's 30 s limit arrives
 
-L.control.layers(null, {
+const layersControl = L.control.layers(null, {
   [text.districts]: districtLayer,
   [text.streets]: streetLayer,
   [text.grid]: gridLayer,
@@ -356,6 +357,9 @@ legend.onAdd = () => {
   return div;
 };
 legend.addTo(map);
+
+// Lifeline alarms: the queue under the case queues and their map layers (static/lifelines/command-alarms.js).
+const lifelineAlarms = installAlarms({ map, layers: layersControl, text, csrf });
 
 // The grid lays the map out after this script ran: fit the city again once it has its real size, and only then
 // load the cases (their tiles for the first, provisional view would be fetched for nothing).
@@ -470,7 +474,7 @@ function pulse(event) {
 // What the feed delivered, for the browser tests (numbers of the case events, in arrival order).
 const seen = [];
 const handled = new Set();
-window.commandCentre = { seen, map };
+window.commandCentre = { seen, map, alarms: lifelineAlarms };
 
 function onEvents(group, events) {
   let cases = false;
@@ -481,6 +485,7 @@ function onEvents(group, events) {
     }
     if (event.kind === "cases") { cases = true; continue; } // a big sweep: reload what is shown
     if (event.kind === "inspector") { if (map.hasLayer(inspectorLayer)) placeInspector(event); continue; }
+    if (event.kind === "alarm") { lifelineAlarms.onEvent(event); continue; }
     if (event.kind !== "case") continue;
     // One change reaches a screen through each of its groups it watches (district, street, unit...): once here.
     const key = `${event.case}|${event.action}|${event.at}`;
@@ -529,7 +534,7 @@ function setBadge(status) {
 
 window.commandCentre.feed = openLiveFeed({
   onEvents,
-  onResync: () => refreshAll(),
+  onResync: () => { refreshAll(); lifelineAlarms.reload(); },
   onStatus: setBadge,
 });
 

@@ -13,7 +13,7 @@ from django.conf import settings
 # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself stay synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page  # noqa: E402
 
 from cases.events import district_group  # noqa: E402
 from tests.cases.factories import CaseWorld, reported  # noqa: E402
@@ -29,14 +29,6 @@ OPEN_FEED = """async () => {
     onStatus: (state, detail) => window.states.push([state, detail.reason || ""]),
   });
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

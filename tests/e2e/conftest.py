@@ -16,7 +16,7 @@ from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point
 # with a running loop unless told that this is deliberate (the test code is still synchronous).
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-from playwright.sync_api import Browser, Page, Request, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Request  # noqa: E402
 
 from catalogue.models import ClassKind, MajorClass, MinorClass  # noqa: E402
 from geography.coords import geometry_gcj02_to_wgs84  # noqa: E402
@@ -27,23 +27,6 @@ from organisations.services import membership_grant, unit_create, user_create  #
 DISTRICTS_FILE = settings.BASE_DIR / "geography" / "fixtures" / "qingdao_districts.geojson"
 SCREENSHOTS = settings.BASE_DIR / "var" / "screenshots"
 PASSWORD = "correct horse battery staple"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @dataclass

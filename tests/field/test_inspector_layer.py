@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself stay synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 from command.views import PAGE_TEXT  # noqa: E402
 from field import services  # noqa: E402
@@ -45,16 +45,6 @@ MARKERS_JS = """() => {
 def daphne(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
     with running_daphne() as port:
         yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

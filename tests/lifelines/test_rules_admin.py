@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin(db: Any) -> Client:
-    client = Client()
+    client = Client(headers={"Accept-Language": "en"})  # the messages below are asserted in English
     client.force_login(User.objects.create_superuser("root", password="x" * 12))
     return client
 
