@@ -517,15 +517,9 @@ class Supervision(models.Model):
 from cases.alerts import CaseDeadlineWarning, OperatingMode  # noqa: E402, F401 (models of this app, kept apart)
 
 
-class OpenCaseCell(models.Model):
-    """The city's open cases counted per zoom-13 map cell, district and what the map tells apart (status, urgency,
-    overdue, key), with the sums of their coordinates: the case layer's clusters at city scale (tiles of zoom 10
-    and below, cases.map_counts) add up these few thousand rows instead of counting 100,000 cases.
-
-    Kept by row triggers on cases_case (migration 0009), which append each write's change to
-    OpenCaseCellDelta; `compact_open_case_cells` folds the deltas in here every few seconds. Readers add both.
-    `district_id` is 0 for a case outside every district.
-    """
+class _OpenCaseCounts(models.Model):
+    """A zoom-13 map cell's open cases of one district, status, urgency and flags: how many, and the sums of
+    their coordinates (a cluster is drawn at the mean position)."""
 
     cx = models.IntegerField()
     cy = models.IntegerField()
@@ -539,6 +533,20 @@ class OpenCaseCell(models.Model):
     sum_lat = models.FloatField()
 
     class Meta:
+        abstract = True
+
+
+class OpenCaseCell(_OpenCaseCounts):
+    """The city's open cases counted per zoom-13 map cell, district and what the map tells apart (status, urgency,
+    overdue, key), with the sums of their coordinates: the case layer's clusters at city scale (tiles of zoom 10
+    and below, cases.map_counts) add up these few thousand rows instead of counting 100,000 cases.
+
+    Kept by row triggers on cases_case (migration 0009), which append each write's change to
+    OpenCaseCellDelta; `compact_open_case_cells` folds the deltas in here every few seconds. Readers add both.
+    `district_id` is 0 for a case outside every district.
+    """
+
+    class Meta:
         verbose_name = _("open case count")
         verbose_name_plural = _("open case counts")
         constraints = [
@@ -549,21 +557,11 @@ class OpenCaseCell(models.Model):
         ]
 
 
-class OpenCaseCellDelta(models.Model):
-    """One statement's change to OpenCaseCell, appended by the triggers (appending never waits on another
+class OpenCaseCellDelta(_OpenCaseCounts):
+    """One write's change to OpenCaseCell, appended by the triggers (appending never waits on another
     transaction, so intake does not queue behind a busy cell); folded in by `compact_open_case_cells`."""
 
     id = models.BigAutoField(primary_key=True)
-    cx = models.IntegerField()
-    cy = models.IntegerField()
-    district_id = models.IntegerField()
-    status = models.CharField(max_length=24)
-    urgency = models.CharField(max_length=16)
-    is_overdue = models.BooleanField()
-    is_key = models.BooleanField()
-    n = models.IntegerField()
-    sum_lon = models.FloatField()
-    sum_lat = models.FloatField()
 
     class Meta:
         verbose_name = _("open case count change")
