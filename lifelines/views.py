@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from geography.selectors import district_outlines
 from lifelines import selectors, selectors_alarms, selectors_pages
 from lifelines.live import open_alarm_message
 from lifelines.models import AlarmLevel, Domain
@@ -92,6 +93,7 @@ def scenario_page(request: HttpRequest, scenario: str) -> HttpResponse:
         "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
         "center": settings.LEAFLET_CONFIG["DEFAULT_CENTER"],
         "zoom": settings.LEAFLET_CONFIG["DEFAULT_ZOOM"],
+        "outlines": district_outlines(),
     }
     context = {
         "scenario": scenario,
